@@ -1,0 +1,3 @@
+"""recsys-kit: declarative, plugin-based user-interest prediction with transformer models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,142 @@
+"""Split stages: divide interactions into train, validation and test inside DuckDB."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from recsys_kit.columns import INTERACTIONS, SPLIT_INTERACTIONS, TEST, TRAIN, VALID
+from recsys_kit.errors import DataError
+from recsys_kit.hookspecs import hookimpl
+from recsys_kit.runner.context import DataContext
+from recsys_kit.stages import Family, StageConfig, StageSpec
+
+# Ties in ts are always broken by the original row order.
+ORDER = "ts, row_no"
+
+
+class LeaveOneOutConfig(StageConfig):
+    """Leave-one-out: each user's last item is test, the one before it validation."""
+
+    min_train: int = Field(
+        1, ge=1, description="Users with fewer training items than this are dropped."
+    )
+
+
+class LeaveOneOut:
+    """Last interaction of every user to test, second to last to validation, rest to train."""
+
+    def __init__(self, config: LeaveOneOutConfig) -> None:
+        self.config = config
+
+    def run(self, ctx: DataContext) -> None:
+        """Create ``split_interactions`` from ``interactions``."""
+        need = self.config.min_train + 2
+        ctx.con.execute(f"""
+            CREATE OR REPLACE TABLE {SPLIT_INTERACTIONS} AS
+            WITH ranked AS (
+                SELECT *,
+                       row_number() OVER (PARTITION BY user_id ORDER BY {ORDER} DESC) AS from_end,
+                       count(*) OVER (PARTITION BY user_id) AS n
+                FROM {INTERACTIONS}
+            )
+            SELECT * EXCLUDE (from_end, n),
+                   CAST(CASE from_end WHEN 1 THEN {TEST} WHEN 2 THEN {VALID} ELSE {TRAIN} END
+                        AS TINYINT) AS split
+            FROM ranked WHERE n >= {need}
+        """)
+        dropped = ctx.con.execute(
+            f"SELECT count(DISTINCT user_id) FROM {INTERACTIONS} WHERE user_id NOT IN "
+            f"(SELECT user_id FROM {SPLIT_INTERACTIONS})"
+        ).fetchone()[0]
+        _report(ctx, "leave_one_out", dropped, f"fewer than {need} interactions")
+
+
+class TemporalConfig(StageConfig):
+    """Global time cut: everything before ``valid_ts`` trains, then validation, then test."""
+
+    valid_ts: float | None = Field(None, description="First timestamp of the validation part.")
+    test_ts: float | None = Field(None, description="First timestamp of the test part.")
+    valid_fraction: float = Field(
+        0.1, gt=0, lt=1, description="Used when valid_ts is unset: share of interactions (by "
+        "time) in validation."
+    )
+    test_fraction: float = Field(
+        0.1, gt=0, lt=1, description="Used when test_ts is unset: share of interactions (by "
+        "time) in test."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TemporalConfig:
+        if self.valid_ts is not None and self.test_ts is not None and self.valid_ts > self.test_ts:
+            raise ValueError("valid_ts must not be later than test_ts")
+        if self.valid_fraction + self.test_fraction >= 1:
+            raise ValueError("valid_fraction + test_fraction must be below 1")
+        return self
+
+
+class Temporal:
+    """Split by a global time cut; users need training history to be evaluated."""
+
+    def __init__(self, config: TemporalConfig) -> None:
+        self.config = config
+
+    def _cuts(self, ctx: DataContext) -> tuple[float, float]:
+        c = self.config
+        q_valid = 1 - c.valid_fraction - c.test_fraction
+        q_test = 1 - c.test_fraction
+        auto_valid, auto_test = ctx.con.execute(
+            f"SELECT quantile_disc(ts, {q_valid}), quantile_disc(ts, {q_test}) FROM {INTERACTIONS}"
+        ).fetchone()
+        valid = c.valid_ts if c.valid_ts is not None else auto_valid
+        test = c.test_ts if c.test_ts is not None else auto_test
+        return float(valid), float(test)
+
+    def run(self, ctx: DataContext) -> None:
+        """Create ``split_interactions``; users with no training interaction are dropped."""
+        valid, test = self._cuts(ctx)
+        ctx.con.execute(f"""
+            CREATE OR REPLACE TABLE {SPLIT_INTERACTIONS} AS
+            WITH labelled AS (
+                SELECT *, CAST(CASE WHEN ts >= {test} THEN {TEST} WHEN ts >= {valid} THEN {VALID}
+                                    ELSE {TRAIN} END AS TINYINT) AS split
+                FROM {INTERACTIONS}
+            )
+            SELECT * FROM labelled
+            WHERE user_id IN (SELECT user_id FROM labelled WHERE split = {TRAIN})
+        """)
+        counts = dict(ctx.con.execute(
+            f"SELECT split, count(*) FROM {SPLIT_INTERACTIONS} GROUP BY split"
+        ).fetchall())
+        if not counts.get(TEST):
+            raise DataError(
+                f"The temporal split at test_ts={test} leaves no test interactions. "
+                "Set an earlier data.split.params.test_ts or a larger test_fraction."
+            )
+        dropped = ctx.con.execute(
+            f"SELECT count(DISTINCT user_id) FROM {INTERACTIONS} WHERE user_id NOT IN "
+            f"(SELECT user_id FROM {SPLIT_INTERACTIONS})"
+        ).fetchone()[0]
+        ctx.report("split", f"temporal: validation from ts {valid:g}, test from ts {test:g}")
+        _report(ctx, "temporal", dropped, "no interaction before the validation cut")
+
+
+def _report(ctx: DataContext, name: str, dropped_users: int, why: str) -> None:
+    counts = dict(ctx.con.execute(
+        f"SELECT split, count(*) FROM {SPLIT_INTERACTIONS} GROUP BY split"
+    ).fetchall())
+    ctx.report(
+        "split",
+        f"{name}: train {counts.get(TRAIN, 0):,}, valid {counts.get(VALID, 0):,}, "
+        f"test {counts.get(TEST, 0):,} interactions; {dropped_users:,} users dropped ({why})",
+    )
+
+
+@hookimpl
+def register_stages() -> list[StageSpec]:
+    """The built-in split stages."""
+    return [
+        StageSpec(Family.SPLIT, "leave_one_out", LeaveOneOutConfig, LeaveOneOut,
+                  "Last item test, second to last validation, the rest train."),
+        StageSpec(Family.SPLIT, "temporal", TemporalConfig, Temporal,
+                  "Global time cut into train, validation and test."),
+    ]

@@ -1,0 +1,109 @@
+"""Tokenizers: the item vocabulary that turns split interactions into token sequences."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from recsys_kit.columns import ITEMS, SPLIT_INTERACTIONS, TRAIN
+from recsys_kit.data import SequenceData
+from recsys_kit.errors import DataError
+from recsys_kit.hookspecs import hookimpl
+from recsys_kit.runner.context import DataContext
+from recsys_kit.stages import Family, StageConfig, StageSpec
+
+
+class ItemIdsConfig(StageConfig):
+    """Item vocabulary: token 0 is padding, tokens 1..N items, N + 1 the mask token."""
+
+    vocabulary: Literal["all", "train"] = Field(
+        "all",
+        description="`all`: every item seen in any split gets a token (the usual benchmark "
+        "protocol); `train`: only items seen in training; others are unknown.",
+    )
+    unknown: Literal["drop"] = Field(
+        "drop", description="What happens to unknown items in validation/test: dropped, counted."
+    )
+
+
+class ItemIds:
+    """Builds the item vocabulary and the per-user token sequences."""
+
+    def __init__(self, config: ItemIdsConfig) -> None:
+        self.config = config
+
+    def run(self, ctx: DataContext, data: SequenceData | None) -> SequenceData:
+        """Tokenize ``split_interactions`` (and align the ``items`` side table to tokens)."""
+        con = ctx.con
+        where = f"WHERE split = {TRAIN}" if self.config.vocabulary == "train" else ""
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE vocab AS
+            SELECT item_id, CAST(row_number() OVER (ORDER BY min(row_no)) AS BIGINT) AS token
+            FROM {SPLIT_INTERACTIONS} {where} GROUP BY item_id
+        """)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE user_order AS
+            SELECT user_id, CAST(row_number() OVER (ORDER BY min(row_no)) - 1 AS BIGINT) AS u
+            FROM {SPLIT_INTERACTIONS} GROUP BY user_id
+        """)
+        total = con.execute(f"SELECT count(*) FROM {SPLIT_INTERACTIONS}").fetchone()[0]
+        if total == 0:
+            raise DataError("No interactions are left after ingestion and split; loosen the "
+                            "filters in data.ingest.params or check the input file.")
+        rows = con.execute(f"""
+            SELECT o.u, v.token, s.split, s.rating
+            FROM {SPLIT_INTERACTIONS} s
+            JOIN vocab v USING (item_id) JOIN user_order o USING (user_id)
+            ORDER BY o.u, s.ts, s.row_no
+        """).fetchnumpy()
+        dropped = total - len(rows["token"])
+        if dropped:
+            ctx.report("tokenize", f"item_ids: {dropped:,} interactions with unknown items dropped")
+        users = con.execute("SELECT user_id FROM user_order ORDER BY u").fetchnumpy()["user_id"]
+        items = con.execute("SELECT item_id FROM vocab ORDER BY token").fetchnumpy()["item_id"]
+        u = np.asarray(rows["u"], dtype=np.int64)
+        offsets = np.zeros(len(users) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(u, minlength=len(users)), out=offsets[1:])
+        rating = rows["rating"]
+        ratings = None
+        if np.ma.isMaskedArray(rating):
+            ratings = None if rating.mask.all() else rating.filled(np.nan).astype(np.float32)
+        elif not np.isnan(np.asarray(rating, dtype=np.float64)).all():
+            ratings = np.asarray(rating, dtype=np.float32)
+        data = SequenceData(
+            user_ids=np.asarray(users, dtype=str),
+            item_ids=np.asarray(items, dtype=str),
+            offsets=offsets,
+            items=np.asarray(rows["token"], dtype=np.int64),
+            split=np.asarray(rows["split"], dtype=np.int8),
+            ratings=ratings,
+            item_side=_side_columns(ctx),
+        )
+        ctx.report("tokenize", f"item_ids: {data.n_items:,} items, {data.n_users:,} users")
+        return data
+
+
+def _side_columns(ctx: DataContext) -> dict[str, np.ndarray]:
+    tables = {r[0] for r in ctx.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if ITEMS not in tables:
+        return {}
+    side = ctx.con.execute(f"""
+        SELECT i.* EXCLUDE (item_id) FROM vocab v LEFT JOIN (
+            SELECT DISTINCT ON (item_id) * FROM {ITEMS}
+        ) i USING (item_id) ORDER BY v.token
+    """).fetchnumpy()
+    return {
+        name: np.asarray([("" if v is None or v is np.ma.masked else str(v)) for v in values])
+        for name, values in side.items()
+    }
+
+
+@hookimpl
+def register_stages() -> list[StageSpec]:
+    """The built-in tokenizers."""
+    return [
+        StageSpec(Family.TOKENIZE, "item_ids", ItemIdsConfig, ItemIds,
+                  "Item vocabulary with padding and mask tokens; unknown items dropped."),
+    ]

@@ -1,0 +1,178 @@
+"""The `recsys-kit` command: run, validate, plugins, schema, sql, tui."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recsys_kit.errors import RecsysKitError
+
+app = typer.Typer(
+    name="recsys-kit",
+    help="Declarative, plugin-based user-interest prediction: run YAML recipes, query results.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+STATE = {"debug": False}
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a recipe value: path.to.key=value (repeatable)."),
+]
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    """Declarative recommender recipes on PyTorch, results in DuckDB."""
+    STATE["debug"] = debug
+
+
+def _plugins():
+    from recsys_kit.plugins import make_plugins
+
+    plugins = make_plugins()
+    for failure in plugins.failures:
+        err.print(
+            f"[yellow]warning:[/] plugin '{failure.name}' from {failure.distribution} failed to "
+            f"load ({failure.error}); its stages are unavailable. Reinstall or uninstall it.",
+            highlight=False,
+        )
+    return plugins
+
+
+@app.command()
+def validate(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
+    set_: SetOption = None,
+) -> None:
+    """Check a recipe and report every error at once (exit 2 when invalid)."""
+    from recsys_kit.recipe import load_recipe
+
+    loaded = load_recipe(recipe, _plugins().registry, set_ or [])
+    out.print(f"[green]ok[/] {recipe}: recipe '{loaded.recipe.name}' is valid "
+              f"({len(loaded.stages)} stages).")
+
+
+@app.command()
+def run(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
+    set_: SetOption = None,
+) -> None:
+    """Run a recipe: data, training, evaluation; results go to <output.dir>/results.duckdb."""
+    from recsys_kit.recipe import load_recipe
+    from recsys_kit.runner.pipeline import Runner
+
+    plugins = _plugins()
+    loaded = load_recipe(recipe, plugins.registry, set_ or [])
+    outcomes = Runner(plugins, err).run(loaded)
+    _print_outcomes(outcomes, loaded.recipe.output.dir)
+    main = outcomes[0]
+    if main.status == "interrupted":
+        raise typer.Exit(130)
+    if main.error is not None:
+        raise main.error
+
+
+def _print_outcomes(outcomes, out_dir: str) -> None:
+    done = [o for o in outcomes if o.metrics]
+    if done:
+        table = Table(title="test metrics", title_justify="left")
+        table.add_column("metric")
+        for o in done:
+            table.add_column(o.name, justify="right")
+        for key in done[0].metrics:
+            best = max(o.metrics.get(key, float("-inf")) for o in done)
+            cells = [f"{'[bold green]' if o.metrics.get(key) == best and len(done) > 1 else ''}"
+                     f"{o.metrics.get(key, float('nan')):.4f}" for o in done]
+            table.add_row(key, *cells)
+        out.print(table)
+    for o in outcomes:
+        out.print(f"{o.status:<11} {o.run_id}  ({o.seconds:.1f} s)", highlight=False)
+    out.print(f"results: {Path(out_dir) / 'results.duckdb'}  —  try "
+              f"`recsys-kit sql \"SELECT * FROM metrics WHERE split = 'test'\"`", highlight=False)
+
+
+@app.command()
+def plugins() -> None:
+    """List every installed stage: family, name, distribution, version."""
+    loaded = _plugins()
+    table = Table()
+    for column in ("family", "name", "distribution", "version", "description"):
+        table.add_column(column)
+    for spec in loaded.registry:
+        table.add_row(spec.family.value, spec.name, spec.distribution, spec.version,
+                      spec.description)
+    out.print(table)
+    for failure in loaded.failures:
+        out.print(f"[red]failed[/] {failure.name} ({failure.distribution}): {failure.error}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of recipes, with every installed plugin's params."""
+    from recsys_kit.recipe.schema import recipe_json_schema
+
+    sys.stdout.write(json.dumps(recipe_json_schema(_plugins().registry), indent=2) + "\n")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run (read-only).")],
+    results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
+    format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+) -> None:
+    """Query the results file read-only and print a table, CSV or JSON."""
+    import duckdb
+
+    from recsys_kit.store import ResultStore
+
+    try:
+        columns, rows = ResultStore(results).query(query)
+    except duckdb.Error as exc:
+        raise RecsysKitError(f"The query failed: {exc}".strip() + " The results file is opened "
+                             "read-only, so only SELECT-style queries work.") from exc
+    _print_rows(columns, rows, format)
+
+
+def _print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(json.dumps([dict(zip(columns, r)) for r in rows], default=str, indent=2)
+                         + "\n")
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "table":
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out.print(table)
+    else:
+        raise RecsysKitError(f"Unknown --format '{fmt}'; use table, csv or json.")
+
+
+def main() -> None:
+    """Entry point: run the app, turning user-facing errors into one paragraph and an exit code."""
+    try:
+        app()
+    except RecsysKitError as exc:
+        if STATE["debug"]:
+            raise
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,105 @@
+"""The tokenized data that data stages hand to the model: user sequences with split labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from recsys_kit.columns import TEST, TRAIN, VALID
+
+PAD = 0
+
+
+@dataclass
+class SequenceData:
+    """Every user's time-ordered item tokens, each labelled train, valid or test.
+
+    Tokens run 1..n_items (0 is padding, n_items + 1 the mask token). ``offsets`` is CSR:
+    user ``u`` owns ``items[offsets[u]:offsets[u + 1]]``.
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    offsets: np.ndarray
+    items: np.ndarray
+    split: np.ndarray
+    ratings: np.ndarray | None = None
+    item_side: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        """Number of users."""
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        """Number of real items (tokens 1..n_items)."""
+        return len(self.item_ids)
+
+    @property
+    def mask_token(self) -> int:
+        """The token BERT-style encoders use for masked positions."""
+        return self.n_items + 1
+
+    def user_slice(self, u: int) -> slice:
+        """Positions of user ``u`` in ``items`` and ``split``."""
+        return slice(int(self.offsets[u]), int(self.offsets[u + 1]))
+
+    def sequences(self, upto: int) -> list[np.ndarray]:
+        """Per user, the tokens whose split label is at most ``upto`` (TRAIN, VALID or TEST)."""
+        keep = self.split <= upto
+        return [self.items[s][keep[s]] for s in map(self.user_slice, range(self.n_users))]
+
+    def targets(self, label: int) -> list[np.ndarray]:
+        """Per user, the tokens labelled exactly ``label``."""
+        hit = self.split == label
+        return [self.items[s][hit[s]] for s in map(self.user_slice, range(self.n_users))]
+
+    def train_counts(self) -> np.ndarray:
+        """Interactions per token in the training part (index 0 is padding)."""
+        train = self.items[self.split == TRAIN]
+        return np.bincount(train, minlength=self.n_items + 1)
+
+    def summary(self) -> dict[str, int]:
+        """Counts shown after the data stages."""
+        return {
+            "users": self.n_users,
+            "items": self.n_items,
+            "train": int((self.split == TRAIN).sum()),
+            "valid": int((self.split == VALID).sum()),
+            "test": int((self.split == TEST).sum()),
+        }
+
+    def save(self, path: Path) -> None:
+        """Write to ``.npz`` (plain arrays; loading never unpickles)."""
+        arrays = {
+            "user_ids": self.user_ids.astype(str),
+            "item_ids": self.item_ids.astype(str),
+            "offsets": self.offsets,
+            "items": self.items,
+            "split": self.split,
+        }
+        if self.ratings is not None:
+            arrays["ratings"] = self.ratings
+        for name, values in self.item_side.items():
+            arrays[f"side__{name}"] = values.astype(str)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> SequenceData:
+        """Read what ``save`` wrote."""
+        with np.load(path, allow_pickle=False) as z:
+            side = {k[6:]: z[k] for k in z.files if k.startswith("side__")}
+            return cls(
+                user_ids=z["user_ids"],
+                item_ids=z["item_ids"],
+                offsets=z["offsets"],
+                items=z["items"],
+                split=z["split"],
+                ratings=z["ratings"] if "ratings" in z.files else None,
+                item_side=side,
+            )

@@ -1,0 +1,1 @@
+"""PyTorch parts: model assembly, batching, training loop and ranking."""

@@ -1,0 +1,131 @@
+"""How encoders, fusion and scorer fit together into one recommender.
+
+Model-family factories are called as ``factory(config, shape)`` and return ``nn.Module``s
+following the base classes here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from recsys_kit.data import SequenceData
+
+
+@dataclass
+class ModelShape:
+    """What a model stage needs to know about the data to build itself."""
+
+    n_items: int
+    dim: int
+    max_len: int
+    item_counts: np.ndarray
+    item_side: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_tokens(self) -> int:
+        """Rows of an item table: padding, the items, the mask token."""
+        return self.n_items + 2
+
+    @classmethod
+    def of(cls, data: SequenceData, dim: int, max_len: int) -> ModelShape:
+        """The shape of ``data`` for a model of width ``dim`` over ``max_len`` items."""
+        return cls(data.n_items, dim, max_len, data.train_counts(), data.item_side)
+
+
+class ItemEncoder(nn.Module):
+    """Encodes every item token into a ``dim`` vector: ``table()`` is (n_tokens, dim)."""
+
+    def table(self) -> torch.Tensor:
+        """Vectors of all tokens (row 0 padding, last row the mask token)."""
+        raise NotImplementedError
+
+
+class UserEncoder(nn.Module):
+    """Encodes a left-padded history of item vectors into one state per position.
+
+    ``objective`` says how it is trained: ``next_item`` (causal: every position predicts the
+    next item) or ``masked`` (bidirectional: masked positions predict their item).
+    """
+
+    objective: str = "next_item"
+
+    def forward(self, items: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """``items`` (B, L, D) and ``valid`` (B, L) bool -> states (B, L, D)."""
+        raise NotImplementedError
+
+
+class DirectRecommender(nn.Module):
+    """A user encoder that scores items itself (popularity, ...): no fusion, scorer or training."""
+
+    def fit(self, data: SequenceData) -> None:
+        """Learn from the training part of ``data`` (closed form, no gradients)."""
+        raise NotImplementedError
+
+    def scores(self, history: torch.Tensor) -> torch.Tensor:
+        """``history`` (B, L) tokens -> scores (B, n_tokens)."""
+        raise NotImplementedError
+
+
+class Fusion(nn.Module):
+    """Turns encoder states into the vectors the scorer compares with items."""
+
+    def training_states(self, states: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """States used for training, one per position (B, L, D)."""
+        return states
+
+    def user_state(self, states: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """One vector per user (B, D) for ranking."""
+        raise NotImplementedError
+
+
+class Scorer(nn.Module):
+    """Scores item vectors against fused vectors and owns the training loss."""
+
+    def logits(self, states: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """``states`` (N, D), ``table`` (n_tokens, D) -> (N, n_tokens)."""
+        raise NotImplementedError
+
+    def loss(self, states: torch.Tensor, targets: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Mean loss of ``states`` (N, D) predicting ``targets`` (N,) tokens."""
+        raise NotImplementedError
+
+
+class SequenceRecommender(nn.Module):
+    """Item encoders (summed) -> user encoder -> fusion -> scorer."""
+
+    def __init__(
+        self, items: list[ItemEncoder], user: UserEncoder, fusion: Fusion, scorer: Scorer
+    ) -> None:
+        super().__init__()
+        self.items = nn.ModuleList(items)
+        self.user = user
+        self.fusion = fusion
+        self.scorer = scorer
+
+    def item_table(self) -> torch.Tensor:
+        """Sum of the item encoders' tables (n_tokens, D)."""
+        tables = [enc.table() for enc in self.items]
+        return tables[0] if len(tables) == 1 else torch.stack(tables).sum(0)
+
+    def encode(self, history: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """States (B, L, D) and the valid mask of a left-padded token history."""
+        valid = history != 0
+        return self.user(table[history], valid), valid
+
+    def loss(self, history: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Training loss; positions whose target is padding produce no logits at all."""
+        table = self.item_table()
+        states, valid = self.encode(history, table)
+        states = self.fusion.training_states(states, valid)
+        keep = targets != 0
+        return self.scorer.loss(states[keep], targets[keep], table)
+
+    def scores(self, history: torch.Tensor) -> torch.Tensor:
+        """Scores of every token (B, n_tokens) for each history."""
+        table = self.item_table()
+        states, valid = self.encode(history, table)
+        return self.scorer.logits(self.fusion.user_state(states, valid), table)

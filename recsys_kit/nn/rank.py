@@ -1,0 +1,79 @@
+"""Full ranking over the whole catalogue, seen items masked: top-K per user in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from recsys_kit.nn.batches import left_pad
+from recsys_kit.nn.precision import autocast
+
+
+@dataclass
+class Ranking:
+    """Top-K tokens and scores per user, with each user's held-out targets.
+
+    ``items`` and ``scores`` are (users, K); ``targets[u]`` holds user ``u``'s target tokens
+    (empty where the user has none in this split).
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    scores: np.ndarray
+    targets: list[np.ndarray]
+
+    def hits(self) -> tuple[np.ndarray, np.ndarray]:
+        """(users with targets,) indices and their (n, K) hit matrix."""
+        lens = np.fromiter((len(t) for t in self.targets), dtype=np.int64,
+                           count=len(self.targets))
+        rows = np.flatnonzero(lens)
+        padded = np.full((len(rows), max(int(lens.max(initial=0)), 1)), -1, dtype=np.int64)
+        for out, row in enumerate(rows):
+            padded[out, : lens[row]] = self.targets[row]
+        hit = (self.items[rows][:, :, None] == padded[:, None, :]).any(-1)
+        return rows, hit
+
+
+@torch.no_grad()
+def rank(
+    model: torch.nn.Module,
+    histories: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    *,
+    k: int,
+    max_len: int,
+    batch_size: int,
+    device: torch.device,
+    precision: str = "auto",
+    mask_seen: bool = True,
+    users: np.ndarray | None = None,
+) -> Ranking:
+    """Rank every item for the users in ``users`` (default: all) given their histories."""
+    model.eval()
+    users = np.arange(len(histories)) if users is None else users
+    top_items, top_scores = [], []
+    for start in range(0, len(users), batch_size):
+        batch = users[start:start + batch_size]
+        seqs = [histories[u] for u in batch]
+        history = torch.from_numpy(left_pad(seqs, max_len)).to(device, non_blocking=True)
+        with autocast(device, precision):
+            scores = model.scores(history).float()
+        if mask_seen:
+            lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+            rows = torch.from_numpy(np.repeat(np.arange(len(seqs)), lens)).to(device)
+            cols = torch.from_numpy(np.concatenate(seqs) if len(seqs) else np.zeros(0, np.int64))
+            scores = scores.clone()
+            scores[rows, cols.to(device)] = float("-inf")
+        values, indices = scores.topk(k, dim=1)
+        top_items.append(indices.cpu().numpy())
+        top_scores.append(values.cpu().numpy())
+    return Ranking(
+        users=users,
+        items=np.concatenate(top_items) if top_items else np.zeros((0, k), np.int64),
+        scores=np.concatenate(top_scores) if top_scores else np.zeros((0, k), np.float32),
+        targets=[targets[u] for u in users],
+    )
+

@@ -1,0 +1,147 @@
+"""The training loop: AdamW, validation each epoch, early stopping, best weights kept."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from safetensors.torch import load_file, save_file
+
+from recsys_kit.nn.model import SequenceRecommender
+from recsys_kit.nn.precision import autocast
+from recsys_kit.recipe.models import TrainSection
+
+LOWER_IS_BETTER = {"rmse", "mae", "loss"}
+
+
+@dataclass
+class TrainResult:
+    """How training went: the best epoch and its monitored value, and why it stopped."""
+
+    best_epoch: int | None = None
+    best_value: float | None = None
+    epochs: int = 0
+    stopped: str = "epochs"
+    seconds_per_epoch: list[float] = field(default_factory=list)
+    sequences_per_s: list[float] = field(default_factory=list)
+
+
+def better(metric: str, new: float, old: float | None) -> bool:
+    """Whether ``new`` improves on ``old`` for ``metric`` (``name@k``)."""
+    if old is None:
+        return True
+    name = metric.split("@")[0]
+    return new < old if name in LOWER_IS_BETTER else new > old
+
+
+class Trainer:
+    """Trains a ``SequenceRecommender`` on (input, target) token rows.
+
+    ``validate()`` returns validation metrics; ``on_epoch(epoch, metrics)`` is told after each
+    epoch (metrics include ``loss``); the best weights go to ``checkpoint`` (safetensors).
+    """
+
+    def __init__(
+        self,
+        model: SequenceRecommender,
+        settings: TrainSection,
+        device: torch.device,
+        checkpoint: Path,
+        validate: Callable[[], dict[str, float]],
+        on_epoch: Callable[[int, dict[str, float]], None],
+        console: Console,
+        before_epoch: Callable[[int], None] = lambda epoch: None,
+    ) -> None:
+        self.model, self.settings, self.device = model, settings, device
+        self.checkpoint, self.validate, self.on_epoch = checkpoint, validate, on_epoch
+        self.before_epoch = before_epoch
+        self.console = console
+        self.optimizer = torch.optim.AdamW(
+            (p for p in model.parameters() if p.requires_grad),
+            lr=settings.lr, weight_decay=settings.weight_decay,
+        )
+
+    def _epoch(self, inputs: torch.Tensor, targets: torch.Tensor, progress: Progress, task) -> float:
+        self.model.train()
+        order = torch.randperm(len(inputs), device=inputs.device)
+        bs = self.settings.batch_size
+        n_batches = (len(inputs) + bs - 1) // bs
+        progress.reset(task, total=n_batches)
+        total, count, started = 0.0, 0, time.perf_counter()
+        for b in range(n_batches):
+            idx = order[b * bs:(b + 1) * bs]
+            with autocast(self.device, self.settings.precision):
+                loss = self.model.loss(inputs[idx], targets[idx])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.settings.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
+            self.optimizer.step()
+            total += loss.item()
+            count += len(idx)
+            rate = count / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, advance=1, info=f"loss {total / (b + 1):.4f} · {rate:,.0f} seq/s")
+        return total / max(n_batches, 1)
+
+    def fit(self, inputs: np.ndarray, targets: np.ndarray) -> TrainResult:
+        """Train until epochs, patience or the time budget run out; reload the best weights."""
+        s = self.settings
+        x = torch.from_numpy(inputs).to(self.device, non_blocking=True)
+        y = torch.from_numpy(targets).to(self.device, non_blocking=True)
+        result, waited, started = TrainResult(), 0, time.monotonic()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+        with Progress(*columns, console=self.console, transient=True) as progress:
+            epochs = progress.add_task("epochs", total=s.epochs, info="")
+            batches = progress.add_task("batches", total=1, info="")
+            for epoch in range(1, s.epochs + 1):
+                self.before_epoch(epoch)
+                t0 = time.perf_counter()
+                loss = self._epoch(x, y, progress, batches)
+                seconds = time.perf_counter() - t0
+                metrics = {"loss": loss, **self.validate()}
+                result.epochs = epoch
+                result.seconds_per_epoch.append(seconds)
+                result.sequences_per_s.append(len(x) / seconds)
+                value = metrics.get(s.monitor)
+                improved = value is not None and better(s.monitor, value, result.best_value)
+                if improved:
+                    result.best_epoch, result.best_value, waited = epoch, value, 0
+                    save_file({k: v.detach().contiguous().cpu()
+                               for k, v in self.model.state_dict().items()}, str(self.checkpoint))
+                else:
+                    waited += 1
+                self.on_epoch(epoch, metrics)
+                progress.update(epochs, advance=1,
+                                info=f"{s.monitor} {value:.4f} (best {result.best_value:.4f} "
+                                     f"@ {result.best_epoch})" if value is not None else "")
+                self.console.print(
+                    f"epoch {epoch:>3}  loss {loss:.4f}  {s.monitor} {value:.4f}"
+                    f"{'  *' if improved else ''}  ({seconds:.1f} s)", highlight=False)
+                if waited >= s.patience:
+                    result.stopped = "patience"
+                    break
+                if s.max_minutes and time.monotonic() - started > s.max_minutes * 60:
+                    result.stopped = "time budget"
+                    break
+        self.load_best()
+        return result
+
+    def load_best(self) -> None:
+        """Load the best checkpoint, if one was written."""
+        if self.checkpoint.exists():
+            state = load_file(str(self.checkpoint), device=str(self.device))
+            self.model.load_state_dict(state)

@@ -1,0 +1,1 @@
+"""The runner: run context, data stages with their cache, training and evaluation."""

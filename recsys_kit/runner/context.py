@@ -1,0 +1,96 @@
+"""What stages receive: the data context (DuckDB + reporting) and the run context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+from rich.console import Console
+
+if TYPE_CHECKING:
+    import torch
+
+    from recsys_kit.plugins import Plugins
+    from recsys_kit.recipe.loader import LoadedRecipe
+
+
+@dataclass
+class DataContext:
+    """Given to data stages: an in-memory DuckDB connection, the seed, and a console.
+
+    Ingest stages create the ``interactions`` (and optional ``items``) tables in ``con``;
+    split stages create ``split_interactions``; see ``recsys_kit.columns``.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    seed: int = 42
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def report(self, stage: str, message: str) -> None:
+        """Print one line about what a stage did (rows read, kept, dropped)."""
+        self.console.print(f"[bold cyan]{stage}[/] {message}", highlight=False)
+        self.notes.setdefault(stage, []).append(message)
+
+
+def resolve_device(requested: str) -> torch.device:
+    """The one place where a device is chosen: ``auto`` takes CUDA, then MPS, then CPU."""
+    import torch
+
+    from recsys_kit.errors import RecsysKitError
+
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RecsysKitError(
+            f"The recipe asks for device '{requested}' but no CUDA device is available. "
+            "Use `--set device=auto` (or cpu) to run on this machine."
+        )
+    return torch.device(requested)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (all devices)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class RunContext:
+    """Given to lifecycle hooks and model stages: the run's id, recipe, device and paths."""
+
+    run_id: str
+    loaded: LoadedRecipe
+    device: torch.device
+    out_dir: Path
+    plugins: Plugins
+    console: Console
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        """The effective recipe as a plain mapping (what the run records)."""
+        return self.loaded.effective
+
+    @property
+    def seed(self) -> int:
+        """The run's seed."""
+        return self.loaded.recipe.seed
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Where this run's files go (checkpoint, ...)."""
+        path = self.out_dir / "artifacts" / self.run_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path

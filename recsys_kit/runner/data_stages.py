@@ -1,0 +1,96 @@
+"""Ingest -> split -> tokenize inside DuckDB, cached by a hash of their inputs and params."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+from rich.console import Console
+
+from recsys_kit.data import SequenceData
+from recsys_kit.errors import DataError
+from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
+from recsys_kit.runner.context import DataContext
+
+#: Bump when the cached format or the data stages' meaning changes.
+CACHE_FORMAT = 1
+
+T = TypeVar("T")
+StageHook = Callable[[str, str], Callable[[], None]]
+
+
+@dataclass
+class PreparedData:
+    """Tokenized data, the cache key it is stored under, and whether it came from cache."""
+
+    data: SequenceData
+    key: str
+    cached: bool
+
+
+def _fingerprint(path: Path) -> dict[str, object]:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise DataError(
+            f"Input file not found: {path} (relative paths are read from the current directory "
+            f"{Path.cwd()}). Fix the path in the recipe or pass --set ...path=/real/path."
+        ) from None
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def data_key(loaded: LoadedRecipe, ingest: object) -> str:
+    """Hash of the data stages' names and params and their input files' identity."""
+    stages = [loaded.stage("data.ingest"), loaded.stage("data.split"),
+              *loaded.stage_list("data.tokenize")]
+    inputs = getattr(ingest, "inputs", lambda: [])()
+    blob = json.dumps(
+        {
+            "format": CACHE_FORMAT,
+            "stages": [[s.spec.family.value, s.spec.name, s.spec.version,
+                        s.config.model_dump(mode="json")] for s in stages],
+            "inputs": [_fingerprint(Path(p)) for p in inputs],
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def prepare_data(
+    loaded: LoadedRecipe, cache_dir: Path, console: Console, stage_hook: StageHook
+) -> PreparedData:
+    """Run the data stages, or load their cached result."""
+    ingest = loaded.stage("data.ingest").build()
+    key = data_key(loaded, ingest)
+    path = cache_dir / f"data-{key}.npz"
+    if path.exists():
+        console.print(f"[dim]data stages: cached ({path})[/]")
+        return PreparedData(SequenceData.load(path), key, cached=True)
+    ctx = DataContext(con=duckdb.connect(), seed=loaded.recipe.seed, console=console)
+    try:
+        _timed(stage_hook, loaded.stage("data.ingest"), lambda: ingest.run(ctx))
+        _timed(stage_hook, loaded.stage("data.split"),
+               lambda: loaded.stage("data.split").build().run(ctx))
+        data: SequenceData | None = None
+        for stage in loaded.stage_list("data.tokenize"):
+            tokenizer = stage.build()
+            data = _timed(stage_hook, stage, lambda t=tokenizer, d=data: t.run(ctx, d))
+    finally:
+        ctx.con.close()
+    assert data is not None  # the recipe checks guarantee an item_ids tokenizer
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    data.save(path)
+    return PreparedData(data, key, cached=False)
+
+
+def _timed(stage_hook: StageHook, stage: ResolvedStage, fn: Callable[[], T]) -> T:
+    """Run one data stage between its before/after hooks."""
+    done = stage_hook(stage.spec.family.value, stage.spec.name)
+    result = fn()
+    done()
+    return result

@@ -1,0 +1,138 @@
+"""Assemble the model from its stages, train it, evaluate the best weights, store top-K."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import torch
+
+from recsys_kit.columns import SPLIT_NAMES, TEST, TRAIN, VALID
+from recsys_kit.data import SequenceData
+from recsys_kit.errors import RecsysKitError
+from recsys_kit.nn.batches import next_item_pairs
+from recsys_kit.nn.model import DirectRecommender, ModelShape, SequenceRecommender
+from recsys_kit.nn.rank import Ranking, rank
+from recsys_kit.nn.train import Trainer
+from recsys_kit.runner.context import RunContext
+from recsys_kit.store import ResultStore
+
+DEFAULT_MAX_LEN = 50
+DEFAULT_DIM = 64
+
+
+@dataclass
+class ModelResult:
+    """Test metrics of the best weights, and the epoch they came from."""
+
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    best_epoch: int | None = None
+
+
+def build_model(ctx: RunContext, data: SequenceData) -> tuple[torch.nn.Module, int]:
+    """Build user encoder, item encoders, fusion and scorer; return the model and max_len."""
+    loaded = ctx.loaded
+    user = loaded.stage("model.encoders.user")
+    dim = getattr(user.config, "dim", DEFAULT_DIM)
+    max_len = getattr(user.config, "max_len", DEFAULT_MAX_LEN)
+    shape = ModelShape.of(data, dim=dim, max_len=max_len)
+
+    def make(stage):
+        return stage.spec.factory(stage.config, shape)
+
+    encoder = make(user)
+    if isinstance(encoder, DirectRecommender):
+        encoder.fit(data)
+        return encoder.to(ctx.device), max_len
+    model = SequenceRecommender(
+        items=[make(s) for s in loaded.stage_list("model.encoders.item")],
+        user=encoder,
+        fusion=make(loaded.stage("model.fusion")),
+        scorer=make(loaded.stage("model.scorer")),
+    )
+    return model.to(ctx.device), max_len
+
+
+def fit_and_evaluate(
+    ctx: RunContext, data: SequenceData, store: ResultStore, stage_hook: Callable
+) -> ModelResult:
+    """Train (unless the encoder needs none), test the best weights, write recommendations."""
+    recipe = ctx.loaded.recipe
+    evaluators = [s.build() for s in ctx.loaded.stage_list("evaluate")]
+    model, max_len = build_model(ctx, data)
+    mask_seen = all(getattr(e, "mask_seen", True) for e in evaluators)
+    eval_k = max(getattr(e, "max_k", 1) for e in evaluators)
+
+    def ranking(history_upto: int, target: int, k: int) -> Ranking:
+        return rank(model, data.sequences(history_upto), data.targets(target), k=k,
+                    max_len=max_len, batch_size=recipe.train.eval_batch_size,
+                    device=ctx.device, precision=recipe.train.precision, mask_seen=mask_seen)
+
+    def evaluate(r: Ranking) -> tuple[dict[str, float], list]:
+        results = [e.evaluate(r) for e in evaluators]
+        return {k: v for res in results for k, v in res.metrics.items()}, results
+
+    result = ModelResult()
+    if isinstance(model, SequenceRecommender):
+        inputs, targets = next_item_pairs(data.sequences(TRAIN), max_len)
+        if not len(inputs):
+            raise RecsysKitError("No user has two or more training interactions, so there is "
+                                 "nothing to train on. Check the data and the split.")
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            store.log_metrics(ctx.run_id, "train", epoch, {"loss": metrics["loss"]})
+            store.log_metrics(ctx.run_id, SPLIT_NAMES[VALID], epoch,
+                              {k: v for k, v in metrics.items() if k != "loss"})
+            ctx.plugins.hook.after_epoch(run=ctx, epoch=epoch, metrics=metrics)
+
+        checkpoint = ctx.artifacts_dir / "best.safetensors"
+        trainer = Trainer(
+            model, recipe.train, ctx.device, checkpoint,
+            validate=lambda: evaluate(ranking(TRAIN, VALID, eval_k))[0],
+            on_epoch=on_epoch, console=ctx.console,
+            before_epoch=lambda epoch: ctx.plugins.hook.before_epoch(run=ctx, epoch=epoch),
+        )
+        done = stage_hook("train", ctx.loaded.stage("model.encoders.user").spec.name)
+        try:
+            trained = trainer.fit(inputs, targets)
+        except KeyboardInterrupt:
+            store.add_artifact(ctx.run_id, "best", "checkpoint", checkpoint)
+            raise
+        done()
+        result.best_epoch = trained.best_epoch
+        store.add_artifact(ctx.run_id, "best", "checkpoint", checkpoint)
+    done = stage_hook("evaluate", "test")
+    top_k = recipe.output.top_k
+    test = ranking(VALID, TEST, max(eval_k, top_k))
+    result.test_metrics, per_evaluator = evaluate(test)
+    store.log_metrics(ctx.run_id, SPLIT_NAMES[TEST], None, result.test_metrics)
+    _write_per_user(ctx, store, data, per_evaluator)
+    store.write_recommendations(
+        ctx.run_id, data.user_ids, data.item_ids[test.items[:, :top_k] - 1],
+        test.scores[:, :top_k],
+    )
+    done()
+    return result
+
+
+def _write_per_user(ctx: RunContext, store: ResultStore, data: SequenceData, results: list) -> None:
+    """Per-user test metrics as a Parquet artifact (query it with read_parquet)."""
+    columns: dict[str, np.ndarray] = {}
+    users = None
+    for res in results:
+        users = data.user_ids[res.users] if users is None else users
+        columns.update({k.replace("@", "_at_"): v for k, v in res.per_user.items()})
+    if users is None or not columns:
+        return
+    per_user = {"user_id": users.astype(object), **columns}  # noqa: F841 - DuckDB scans it
+    path = ctx.artifacts_dir / "per_user_test_metrics.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT * FROM per_user) TO '{_sql_path(path)}' (FORMAT parquet)")
+    store.add_artifact(ctx.run_id, "per_user_test_metrics", "parquet", path)
+
+
+def _sql_path(path: Path) -> str:
+    return str(path.resolve()).replace("'", "''")

@@ -1,0 +1,75 @@
+"""The Textual app: navigation between screens, driven by the messages in ``messages.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from recsys_kit.store.results import now
+from recsys_kit.tui.compare_screen import CompareScreen
+from recsys_kit.tui.help_screen import HelpScreen
+from recsys_kit.tui.messages import CompareRequested, RunChosen, UserRequested
+from recsys_kit.tui.queries import Reader
+from recsys_kit.tui.run_screen import RunScreen
+from recsys_kit.tui.runs_screen import RunsScreen
+from recsys_kit.tui.sql_screen import SqlScreen
+from recsys_kit.tui.user_screen import UserScreen
+
+
+class RecsysApp(App[None]):
+    """Browse a results file: runs, a run, a user's recommendations, compare, SQL.
+
+    ``refresh_s`` is how often open screens look for new results; ``clock`` gives the current
+    UTC time (for the running time of live runs; tests pass a fixed one).
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "recsys-kit"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("s", "sql", "SQL"),
+    ]
+
+    def __init__(self, results: Path, *, refresh_s: float = 2.0,
+                 clock: Callable[[], datetime] = now, wait_s: float = 1.0) -> None:
+        super().__init__()
+        self.results = Path(results)
+        self.reader = Reader(self.results, wait_s=wait_s)
+        self.refresh_s = refresh_s
+        self.clock = clock
+
+    def on_mount(self) -> None:
+        self.sub_title = self.results.name
+        self.push_screen(RunsScreen())
+
+    def action_help(self) -> None:
+        """Show the help screen."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_sql(self) -> None:
+        """Open the SQL console (or focus it when it is open)."""
+        if isinstance(self.screen, SqlScreen):
+            self.screen.query_one("#sql").focus()
+        else:
+            self.push_screen(SqlScreen())
+
+    @on(RunChosen)
+    def _run(self, message: RunChosen) -> None:
+        self.push_screen(RunScreen(message.run_id))
+
+    @on(UserRequested)
+    def _user(self, message: UserRequested) -> None:
+        self.push_screen(UserScreen(message.run_id, message.user_id))
+
+    @on(CompareRequested)
+    def _compare(self, message: CompareRequested) -> None:
+        self.push_screen(CompareScreen(message.a, message.b))

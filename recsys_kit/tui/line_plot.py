@@ -1,0 +1,49 @@
+"""A widget showing one per-epoch curve as a braille line plot, redrawn to fit its size."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from recsys_kit.tui import plot
+from recsys_kit.tui.queries import Curve
+
+
+class LinePlot(Widget):
+    """A titled braille plot of a :class:`Curve`; empty curves say so instead."""
+
+    DEFAULT_CSS = """
+    LinePlot { height: 1fr; min-height: 5; }
+    """
+
+    curve: reactive[Curve | None] = reactive(None)
+
+    mark: reactive[int | None] = reactive(None)
+
+    def __init__(self, curve: Curve | None = None, *, colour: str = "cyan",
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.colour = colour
+        self.set_reactive(LinePlot.curve, curve)
+
+    def render(self) -> Text:
+        """Title line, then the plot sized to the widget."""
+        curve = self.curve
+        title = Text(curve.label if curve else "", style="bold")
+        if curve is None or not curve.values:
+            return title + Text("\n(no values yet)", style="dim")
+        last = curve.values[-1]
+        title.append(f"  epoch {curve.epochs[-1]}: {last:.4f}", style="dim")
+        if self.mark is not None:
+            title.append(f"  ▲ best epoch {self.mark}", style="dim")
+        width, height = self.content_size.width, self.content_size.height - 1
+        if width < 10 or height < 3:
+            return title
+        drawn = plot.render([float(e) for e in curve.epochs], curve.values, width, height,
+                            mark=self.mark)
+        out = Text("\n").join([title] + [
+            Text.assemble((label, "dim"), (dots, self.colour)) for label, dots in drawn.rows
+        ] + [Text(drawn.axis, style="dim"), Text(drawn.xlabels + "  epoch", style="dim")])
+        out.no_wrap = True
+        return out

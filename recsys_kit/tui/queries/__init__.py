@@ -1,0 +1,79 @@
+"""Headless, read-only queries behind the TUI (no Textual here).
+
+Every call opens the results file read-only, runs its queries and closes it, so a run in
+another terminal can write between two refreshes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recsys_kit.tui.queries import compare as _compare
+from recsys_kit.tui.queries import console, runs, users
+from recsys_kit.tui.queries.compare import Comparison, Disagreement, MetricDiff
+from recsys_kit.tui.queries.console import SqlResult, WriteRefused
+from recsys_kit.tui.queries.reader import Busy, NoResults, connect, signature
+from recsys_kit.tui.queries.runs import Curve, RunDetail, RunSummary, key_metrics
+from recsys_kit.tui.queries.users import HistoryItem, Recommendation, UserView
+
+__all__ = [
+    "Busy", "Comparison", "Curve", "Disagreement", "HistoryItem", "MetricDiff", "NoResults",
+    "Reader", "Recommendation", "RunDetail", "RunSummary", "SqlResult", "UserView",
+    "WriteRefused", "key_metrics",
+]
+
+
+class Reader:
+    """Read-only access to one results file; each method opens, queries and closes.
+
+    ``wait_s`` bounds how long a call waits for a writer's transaction before raising
+    :class:`Busy` (the TUI then retries at its next refresh).
+    """
+
+    def __init__(self, path: Path, wait_s: float = 1.0) -> None:
+        self.path = Path(path)
+        self.wait_s = wait_s
+
+    def signature(self) -> tuple[int, ...]:
+        """Changes whenever the file (or its WAL) does."""
+        return signature(self.path)
+
+    def runs(self, wait_s: float | None = None) -> list[RunSummary]:
+        """The runs list, newest first."""
+        with connect(self.path, self.wait_s if wait_s is None else wait_s) as con:
+            return runs.list_runs(con)
+
+    def run(self, run_id: str) -> RunDetail | None:
+        """One run's details."""
+        with connect(self.path, self.wait_s) as con:
+            return runs.run_detail(con, run_id)
+
+    def user(self, run_id: str, user_id: str) -> UserView | None:
+        """One user's history and recommendations under a run."""
+        with connect(self.path, self.wait_s) as con:
+            return users.user_view(con, run_id, user_id)
+
+    def first_user(self, run_id: str) -> str | None:
+        """The first user with recommendations from the run."""
+        with connect(self.path, self.wait_s) as con:
+            return users.first_user(con, run_id)
+
+    def neighbour_user(self, run_id: str, user_id: str, step: int) -> str | None:
+        """The next (``step=1``) or previous (``step=-1``) user."""
+        with connect(self.path, self.wait_s) as con:
+            return users.neighbour_user(con, run_id, user_id, step)
+
+    def sample_users(self, run_id: str) -> list[str]:
+        """A few user ids, for hints."""
+        with connect(self.path, self.wait_s) as con:
+            return users.sample_users(con, run_id)
+
+    def compare(self, a: str, b: str) -> Comparison:
+        """Runs ``a`` and ``b`` compared."""
+        with connect(self.path, self.wait_s) as con:
+            return _compare.compare(con, a, b)
+
+    def sql(self, text: str) -> SqlResult:
+        """A console query; raises :class:`WriteRefused` for writes, ``duckdb.Error`` else."""
+        with connect(self.path, self.wait_s) as con:
+            return console.run_sql(con, text)

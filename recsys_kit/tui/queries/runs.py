@@ -1,0 +1,155 @@
+"""The runs list and one run's details (headless: plain dataclasses out of SQL)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from recsys_kit.tui.formatting import metric_key
+
+#: Test metrics shown in the runs list when present, best first (the monitor always leads).
+KEY_METRICS = ("ndcg@10", "hr@10", "recall@10", "mrr@10", "ndcg@20", "hr@20")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the runs list."""
+
+    run_id: str
+    name: str
+    status: str
+    started_at: datetime | None
+    duration_s: float | None
+    device: str | None
+    monitor: str | None
+    epoch: int | None
+    monitor_value: float | None
+    test: dict[str, float] = field(default_factory=dict)
+
+    def haystack(self) -> str:
+        """Text the runs filter searches (lower case)."""
+        when = self.started_at.strftime("%Y-%m-%d %H:%M") if self.started_at else ""
+        return " ".join([self.run_id, self.name, self.status, self.device or "", when]).lower()
+
+
+def list_runs(con: duckdb.DuckDBPyConnection) -> list[RunSummary]:
+    """Every run with its latest epoch, monitored validation value and test metrics."""
+    rows = con.execute("""
+        WITH last AS (
+            SELECT run_id, max(epoch) AS epoch FROM metrics
+            WHERE split = 'valid' AND epoch IS NOT NULL GROUP BY run_id
+        ),
+        mon AS (
+            SELECT m.run_id, m.epoch, m.value
+            FROM metrics m JOIN runs r USING (run_id)
+            WHERE m.split = 'valid'
+              AND m.metric || coalesce('@' || CAST(m.k AS VARCHAR), '') = r.monitor
+        )
+        SELECT r.run_id, r.name, r.status, r.started_at, r.duration_s, r.device, r.monitor,
+               last.epoch,
+               (SELECT arg_max(mon.value, mon.epoch) FROM mon
+                 WHERE mon.run_id = r.run_id
+                   AND mon.epoch <= coalesce(r.best_epoch, last.epoch))
+        FROM runs r LEFT JOIN last USING (run_id)
+        ORDER BY r.started_at DESC, r.run_id
+    """).fetchall()
+    tests: dict[str, dict[str, float]] = {}
+    for run_id, metric, k, value in con.execute(
+        "SELECT run_id, metric, k, value FROM metrics WHERE split = 'test' ORDER BY metric, k"
+    ).fetchall():
+        tests.setdefault(run_id, {})[metric_key(metric, k)] = value
+    return [RunSummary(*row, test=tests.get(row[0], {})) for row in rows]
+
+
+def key_metrics(runs: list[RunSummary], limit: int = 2) -> list[str]:
+    """The test metrics worth a column: the most common monitor, then ``KEY_METRICS``."""
+    present = {key for r in runs for key in r.test}
+    monitors = [r.monitor for r in runs if r.monitor in present]
+    ordered = [max(set(monitors), key=monitors.count)] if monitors else []
+    ordered += [k for k in KEY_METRICS if k in present and k not in ordered]
+    ordered += sorted(present - set(ordered))
+    return ordered[:limit]
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One per-epoch series (training loss or the monitored validation metric)."""
+
+    label: str
+    epochs: list[int]
+    values: list[float]
+
+
+@dataclass
+class RunDetail:
+    """Everything the run screen shows."""
+
+    run_id: str
+    name: str
+    status: str
+    started_at: datetime | None
+    duration_s: float | None
+    device: str | None
+    seed: int | None
+    monitor: str | None
+    best_epoch: int | None
+    data_key: str | None
+    parent_run_id: str | None
+    error: str | None
+    recipe: dict[str, Any]
+    versions: dict[str, str]
+    #: (split, metric, k, value); valid at the best (else last) epoch, train loss likewise.
+    metrics: list[tuple[str, str, int | None, float]]
+    metrics_epoch: int | None
+    loss: Curve
+    monitor_curve: Curve
+    plugins: list[tuple[str, str, str, str | None, str | None]]
+    artifacts: list[tuple[str, str, str, int | None]]
+
+
+def _loads(text: str | None) -> Any:
+    if not text:
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"unreadable": text}
+
+
+def run_detail(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail | None:
+    """One run, or None when there is no run with this id."""
+    row = con.execute(
+        "SELECT run_id, name, status, started_at, duration_s, device, seed, monitor, best_epoch, "
+        "data_key, parent_run_id, error, recipe, versions FROM runs WHERE run_id = ?", [run_id]
+    ).fetchone()
+    if row is None:
+        return None
+    monitor, best = row[7], row[8]
+    series = con.execute(
+        "SELECT split, epoch, metric, k, value FROM metrics WHERE run_id = ? AND epoch IS NOT NULL "
+        "ORDER BY epoch, logged_at", [run_id]).fetchall()
+    loss = [(e, v) for s, e, m, k, v in series if s == "train" and m == "loss"]
+    mon = [(e, v) for s, e, m, k, v in series if s == "valid" and metric_key(m, k) == monitor]
+    last = max((e for _, e, *_ in series), default=None)
+    at = best if best is not None else last
+    metrics = con.execute(
+        "SELECT split, metric, k, value FROM metrics WHERE run_id = ? AND split = 'test' "
+        "ORDER BY metric, k", [run_id]).fetchall()
+    metrics += [(s, m, k, v) for s, e, m, k, v in series if e == at]
+    plugins = con.execute(
+        "SELECT recipe_path, family, plugin, distribution, version FROM run_plugins "
+        "WHERE run_id = ? ORDER BY recipe_path", [run_id]).fetchall()
+    artifacts = con.execute(
+        "SELECT name, kind, path, bytes FROM artifacts WHERE run_id = ? ORDER BY created_at, name",
+        [run_id]).fetchall()
+    return RunDetail(
+        *row[:12], recipe=_loads(row[12]), versions=_loads(row[13]), metrics=metrics,
+        metrics_epoch=at,
+        loss=Curve("training loss", [e for e, _ in loss], [v for _, v in loss]),
+        monitor_curve=Curve(f"valid {monitor}", [e for e, _ in mon], [v for _, v in mon]),
+        plugins=plugins, artifacts=artifacts,
+    )

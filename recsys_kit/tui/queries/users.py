@@ -1,0 +1,117 @@
+"""One user under one run: history, top-K, the held-out item and attention explanations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+#: Users are listed in numeric order when their ids are numbers, else by text.
+USER_ORDER = "TRY_CAST(user_id AS BIGINT) NULLS LAST, user_id"
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One interaction of the user, in sequence order."""
+
+    position: int
+    item_id: str
+    title: str | None
+    split: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One of the user's top-K items."""
+
+    rank: int
+    item_id: str
+    title: str | None
+    score: float
+
+    def label(self) -> str:
+        """``item_id · title`` (title when the data has one)."""
+        return f"{self.item_id} · {self.title}" if self.title else self.item_id
+
+
+@dataclass
+class UserView:
+    """Everything the user screen shows for ``user_id`` under ``run_id``."""
+
+    run_id: str
+    run_name: str
+    user_id: str
+    history: list[HistoryItem]
+    recommendations: list[Recommendation]
+    test_items: list[HistoryItem]
+    #: rank -> [(history item id, title, weight)], heaviest first.
+    explanations: dict[int, list[tuple[str, str | None, float]]] = field(default_factory=dict)
+
+    def test_rank(self) -> int | None:
+        """Rank of the held-out test item in the top-K, or None when it is not there."""
+        targets = {t.item_id for t in self.test_items}
+        return next((r.rank for r in self.recommendations if r.item_id in targets), None)
+
+
+def _run(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str | None, str]:
+    """The dataset a run trained on, and the run's name."""
+    row = con.execute("SELECT data_key, name FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return (row[0], row[1]) if row else (None, run_id)
+
+
+def user_view(con: duckdb.DuckDBPyConnection, run_id: str, user_id: str) -> UserView | None:
+    """The user's view, or None when the run has neither history nor top-K for the user."""
+    key, name = _run(con, run_id)
+    history = [HistoryItem(*row) for row in con.execute(
+        "SELECT i.position, i.item_id, t.title, i.split FROM interactions i "
+        "LEFT JOIN items t ON t.data_key = i.data_key AND t.item_id = i.item_id "
+        "WHERE i.data_key = ? AND i.user_id = ? ORDER BY i.position", [key, user_id]).fetchall()]
+    recs = [Recommendation(*row) for row in con.execute(
+        "SELECT r.rank, r.item_id, t.title, r.score FROM recommendations r "
+        "LEFT JOIN items t ON t.data_key = ? AND t.item_id = r.item_id "
+        "WHERE r.run_id = ? AND r.user_id = ? ORDER BY r.rank", [key, run_id, user_id]).fetchall()]
+    if not history and not recs:
+        return None
+    explanations: dict[int, list[tuple[str, str | None, float]]] = {}
+    for rank, item, title, weight in con.execute(
+        "SELECT e.rank, e.history_item_id, t.title, e.weight FROM explanations e "
+        "LEFT JOIN items t ON t.data_key = ? AND t.item_id = e.history_item_id "
+        "WHERE e.run_id = ? AND e.user_id = ? ORDER BY e.rank, e.weight DESC",
+        [key, run_id, user_id]).fetchall():
+        explanations.setdefault(rank, []).append((item, title, weight))
+    return UserView(
+        run_id, name, user_id,
+        history=[h for h in history if h.split != "test"],
+        recommendations=recs,
+        test_items=[h for h in history if h.split == "test"],
+        explanations=explanations,
+    )
+
+
+def first_user(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    """The first user (in user order) with recommendations from the run."""
+    row = con.execute(
+        f"SELECT user_id FROM (SELECT DISTINCT user_id FROM recommendations WHERE run_id = ?) "
+        f"ORDER BY {USER_ORDER} LIMIT 1", [run_id]).fetchone()
+    return row[0] if row else None
+
+
+def neighbour_user(
+    con: duckdb.DuckDBPyConnection, run_id: str, user_id: str, step: int
+) -> str | None:
+    """The user ``step`` places after (or before, when negative) ``user_id``; None at the end."""
+    row = con.execute(f"""
+        WITH u AS (
+            SELECT user_id, row_number() OVER (ORDER BY {USER_ORDER}) AS n
+            FROM (SELECT DISTINCT user_id FROM recommendations WHERE run_id = ?)
+        )
+        SELECT user_id FROM u WHERE n = (SELECT n FROM u WHERE user_id = ?) + ?
+    """, [run_id, user_id, step]).fetchone()
+    return row[0] if row else None
+
+
+def sample_users(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 3) -> list[str]:
+    """A few user ids of the run, to suggest when an id is unknown."""
+    return [r[0] for r in con.execute(
+        f"SELECT user_id FROM (SELECT DISTINCT user_id FROM recommendations WHERE run_id = ?) "
+        f"ORDER BY {USER_ORDER} LIMIT ?", [run_id, limit]).fetchall()]

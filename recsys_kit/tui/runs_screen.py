@@ -1,0 +1,277 @@
+"""The runs list: sortable, filterable, refreshed while runs write to the results file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.events import Key
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from recsys_kit.tui.formatting import fmt_duration, fmt_start, fmt_value
+from recsys_kit.tui.messages import CompareRequested, RunChosen, RunsLoaded, UserRequested
+from recsys_kit.tui.queries import Busy, NoResults, RunSummary, key_metrics
+
+if TYPE_CHECKING:
+    from recsys_kit.tui.app import RecsysApp
+
+STATUS_STYLE = {"completed": "green", "running": "bold yellow", "failed": "bold red",
+                "interrupted": "magenta"}
+
+
+def _column(key: str, label: str, width: int, sort: Callable[[RunSummary], Any],
+            descending: bool = False) -> tuple[str, str, int, Callable[[RunSummary], Any], bool]:
+    return key, label, width, sort, descending
+
+
+BASE_COLUMNS = [
+    _column("name", "name\n", 14, lambda r: r.name.lower()),
+    _column("status", "status\n", 9, lambda r: r.status),
+    _column("start", "start\n(UTC)", 11, lambda r: r.started_at or datetime.min, True),
+    _column("time", "time\n", 6, lambda r: r.duration_s, True),
+    _column("device", "device\n", 6, lambda r: r.device or ""),
+    _column("epoch", "ep\n", 3, lambda r: r.epoch, True),
+    _column("monitor", "monitor\n(valid)", 7, lambda r: r.monitor_value, True),
+]
+
+
+class RunsScreen(Screen[None]):
+    """Every run in the results file; Enter opens one, Space marks two to compare."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
+        Binding("o", "sort", "Sort"),
+        Binding("O", "reverse", "Reverse", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("u", "user", "User", show=False),
+        Binding("r", "reload", "Refresh", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[RunSummary] = []
+        self.marked: list[str] = []
+        self.sort_key, self.sort_reverse = "start", True
+        self._columns: list[tuple[str, str, int, Callable[[RunSummary], Any], bool]] = []
+        self._shown: list[tuple[str, tuple[Any, ...]]] = []
+        self._signature: tuple[int, ...] | None = None
+        self.notice = ""
+
+    @property
+    def tui(self) -> RecsysApp:
+        """The app, typed."""
+        return cast("RecsysApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter: type to narrow the runs (name, status, device, id)",
+                    id="filter", select_on_focus=False)
+        yield DataTable(id="runs", cursor_type="row", header_height=2, zebra_stripes=True)
+        yield Static(id="runs-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload(force=True)
+        self.set_interval(self.tui.refresh_s, self.reload)
+        self.query_one("#runs", DataTable).focus()
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def reload(self, force: bool = False) -> None:
+        """Re-read the runs when the file changed (or ``force``); redraw either way."""
+        signature = self.tui.reader.signature()
+        if force or signature != self._signature:
+            try:
+                runs = self.tui.reader.runs(wait_s=self.tui.reader.wait_s if force else 0)
+            except NoResults as exc:
+                self.notice, self._signature = str(exc), signature
+                runs = []
+            except Busy:
+                self.notice = "results file busy (a run is writing); retrying…"
+                runs = self.runs
+            else:
+                self.notice, self._signature = "", signature
+            changed = runs != self.runs
+            self.runs = runs
+            self.post_message(RunsLoaded(len(runs), changed))
+        self.redraw()
+
+    def action_reload(self) -> None:
+        """Read the file now."""
+        self.reload(force=True)
+
+    def columns(self) -> list[tuple[str, str, int, Callable[[RunSummary], Any], bool]]:
+        """The table's columns: fixed ones, then the key test metrics of these runs."""
+        return BASE_COLUMNS + [
+            _column(f"test:{m}", f"{m}\n(test)", max(len(m), 7),
+                    lambda r, m=m: r.test.get(m), True) for m in key_metrics(self.runs, limit=3)]
+
+    def visible(self) -> list[RunSummary]:
+        """The runs passing the filter, in the chosen order."""
+        words = self.query_one("#filter", Input).value.lower().split()
+        runs = [r for r in self.runs if all(w in r.haystack() for w in words)]
+        column = next((c for c in self.columns() if c[0] == self.sort_key), None)
+        if column is not None:
+            present = [r for r in runs if column[3](r) is not None]
+            missing = [r for r in runs if column[3](r) is None]
+            runs = sorted(present, key=column[3], reverse=self.sort_reverse) + missing
+        return runs
+
+    def _cells(self, run: RunSummary, metrics: list[str]) -> tuple[Any, ...]:
+        duration = run.duration_s
+        if run.status == "running" and run.started_at is not None:
+            duration = max((self.tui.clock() - run.started_at).total_seconds(), 0.0)
+        mark = "✓ " if run.run_id in self.marked else ""
+        return (
+            Text(mark + run.name, style="bold" if mark else ""),
+            Text(run.status, style=STATUS_STYLE.get(run.status, "")),
+            fmt_start(run.started_at), fmt_duration(duration), run.device or "—",
+            "" if run.epoch is None else str(run.epoch),
+            Text(fmt_value(run.monitor_value), justify="right"),
+            *(Text(fmt_value(run.test.get(m)), justify="right") for m in metrics),
+        )
+
+    def redraw(self) -> None:
+        """Show the current runs in the table, keeping the cursor on the same run."""
+        table = self.query_one("#runs", DataTable)
+        columns = self.columns()
+        metrics = [c[0].removeprefix("test:") for c in columns[len(BASE_COLUMNS):]]
+        rows = [(r.run_id, self._cells(r, metrics)) for r in self.visible()]
+        if [c[:3] for c in columns] != [c[:3] for c in self._columns] or \
+                [k for k, _ in rows] != [k for k, _ in self._shown]:
+            self._rebuild(table, columns, rows)
+        else:
+            for (key, cells), (_, old) in zip(rows, self._shown, strict=True):
+                for column, cell, before in zip(columns, cells, old, strict=True):
+                    if str(cell) != str(before) or cell != before:
+                        table.update_cell(key, column[0], cell)
+        self._shown = rows
+        self._status(len(rows))
+
+    def _rebuild(self, table: DataTable, columns: list, rows: list) -> None:
+        current = self.current_run()
+        self._columns = columns
+        table.clear(columns=True)
+        for key, label, width, _, _ in columns:
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
+            top, _, bottom = label.partition("\n")
+            table.add_column(Text(f"{top}{arrow}\n{bottom}"), width=width + len(arrow), key=key)
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        keys = [k for k, _ in rows]
+        if current in keys:
+            table.move_cursor(row=keys.index(current), animate=False)
+
+    def _status(self, shown: int) -> None:
+        parts = [self.notice] if self.notice else []
+        total = len(self.runs)
+        parts.append(f"{shown} of {total} runs" if shown != total else f"{total} runs")
+        if self.marked:
+            names = {r.run_id: r.name for r in self.runs}
+            parts.append("marked: " + ", ".join(names.get(m, m) for m in self.marked))
+        self.query_one("#runs-status", Static).update(" · ".join(parts))
+
+    def current_run(self) -> str | None:
+        """The run under the cursor."""
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#runs")
+    def action_open(self) -> None:
+        """Open the run under the cursor."""
+        if (run := self.current_run()) is not None:
+            self.post_message(RunChosen(run))
+
+    def action_user(self) -> None:
+        """Open the user screen for the run under the cursor."""
+        if (run := self.current_run()) is not None:
+            self.post_message(UserRequested(run))
+
+    def action_mark(self) -> None:
+        """Mark (or unmark) the run under the cursor for comparison; two at most."""
+        run = self.current_run()
+        if run is None:
+            return
+        if run in self.marked:
+            self.marked.remove(run)
+        else:
+            self.marked = [*self.marked[-1:], run]
+        self.redraw()
+
+    def action_compare(self) -> None:
+        """Compare the two marked runs (or the marked one with the one under the cursor)."""
+        pair = list(self.marked)
+        current = self.current_run()
+        if len(pair) == 1 and current is not None and current not in pair:
+            pair.append(current)
+        if len(pair) != 2:
+            self.notify("Mark two runs with Space (or one, then move to the other) and press c.",
+                        severity="warning")
+            return
+        self.post_message(CompareRequested(*pair))
+
+    def _sort(self, key: str, reverse: bool) -> None:
+        self.sort_key, self.sort_reverse = key, reverse
+        self._columns = []
+        self.redraw()
+
+    def action_sort(self) -> None:
+        """Sort by the next column."""
+        keys = [c[0] for c in self._columns]
+        nxt = self._columns[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key in keys \
+            else self._columns[0]
+        self._sort(nxt[0], nxt[4])
+
+    def action_reverse(self) -> None:
+        """Reverse the sort order."""
+        self._sort(self.sort_key, not self.sort_reverse)
+
+    @on(DataTable.HeaderSelected, "#runs")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        column = next(c for c in self._columns if c[0] == key)
+        self._sort(key, not self.sort_reverse if key == self.sort_key else column[4])
+
+    def action_filter(self) -> None:
+        """Focus the filter."""
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        """Clear the filter and go back to the table."""
+        self.query_one("#filter", Input).value = ""
+        self.query_one("#runs", DataTable).focus()
+
+    @on(Input.Changed, "#filter")
+    def _filtered(self) -> None:
+        self.redraw()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one("#runs", DataTable).focus()
+
+    def on_key(self, event: Key) -> None:
+        """Typing a character that is no binding starts the filter; arrows leave the filter."""
+        filt = self.query_one("#filter", Input)
+        if self.focused is filt:
+            if event.key in ("down", "up", "pagedown", "pageup"):
+                self.query_one("#runs", DataTable).focus()
+            elif event.key == "escape":
+                self.action_clear_filter()
+                event.stop()
+        elif (event.is_printable and event.character
+              and event.key not in self.app.active_bindings):
+            filt.focus()
+            filt.insert_text_at_cursor(event.character)
+            event.stop()

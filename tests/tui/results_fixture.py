@@ -1,0 +1,142 @@
+"""A deterministic results file built by SQL: five runs, a dataset with titles, explanations.
+
+Fixed run ids, times and values, so screens (and their snapshots) never change between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from recsys_kit.store import ResultStore
+
+#: The clock the tests give the app (the running run started 3 min 20 s before it).
+NOW = datetime(2026, 1, 5, 12, 0, 0)
+DATA_KEY = "d41d8cd98f00b204"
+N_USERS, N_ITEMS, TOP_K = 12, 24, 10
+TOPICS = ["Silent Galaxy", "Crimson Seed", "Grand Detective", "Quiet Robot", "Wild Stadium",
+          "Lost Orbit"]
+
+RUNS = [
+    # run_id, name, status, parent, start, duration, epochs, best, error
+    ("20260105-100000-sasrec-a1b2", "sasrec", "completed", None,
+     datetime(2026, 1, 5, 10, 0, 0), 312.4, 8, 6, None),
+    ("20260105-100520-sasrec-popularity-c3d4", "sasrec:popularity", "completed",
+     "20260105-100000-sasrec-a1b2", datetime(2026, 1, 5, 10, 5, 20), 1.8, 0, None, None),
+    ("20260105-103000-bert4rec-e5f6", "bert4rec", "failed", None,
+     datetime(2026, 1, 5, 10, 30, 0), 41.0, 2, None,
+     "Traceback (most recent call last):\n  File \"recsys_kit/nn/train.py\", line 97, in fit\n"
+     "    loss = self.step(batch)\nRuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"),
+    ("20260105-110000-sasrec-big-0a0b", "sasrec-big", "interrupted", None,
+     datetime(2026, 1, 5, 11, 0, 0), 95.0, 1, None, "interrupted by the user (Ctrl-C)"),
+    ("20260105-115640-gru4rec-9f8e", "gru4rec", "running", None,
+     datetime(2026, 1, 5, 11, 56, 40), None, 3, None, None),
+]
+SASREC, POP, BERT, BIG, GRU = (r[0] for r in RUNS)
+
+
+def _recipe(name: str, encoder: str) -> dict:
+    return {
+        "version": 1, "name": name, "seed": 7, "device": "cpu",
+        "data": {"ingest": {"plugin": "synthetic", "params": {"n_users": N_USERS}},
+                 "split": {"plugin": "leave_one_out", "params": {}}},
+        "model": {"encoders": {"user": {"plugin": encoder, "params": {"dim": 32}}}},
+        "train": {"epochs": 8, "batch_size": 32, "monitor": "ndcg@10"},
+        "evaluate": [{"plugin": "ranking", "params": {"k": [5, 10]}}],
+        "output": {"dir": "runs", "top_k": TOP_K},
+    }
+
+
+def _sequences(rng: random.Random) -> dict[str, list[str]]:
+    return {str(u): [str(rng.randint(1, N_ITEMS)) for _ in range(rng.randint(6, 11))]
+            for u in range(1, N_USERS + 1)}
+
+
+def build(path: Path) -> Path:
+    """Write the fixture results file at ``path`` (replacing it); return ``path``."""
+    path.unlink(missing_ok=True)
+    ResultStore(path).migrate()
+    rng = random.Random(7)
+    seqs = _sequences(rng)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?)",
+                    [DATA_KEY, N_USERS, N_ITEMS, sum(map(len, seqs.values())), NOW])
+        con.executemany("INSERT INTO items VALUES (?, ?, ?)", [
+            (DATA_KEY, str(i), f"{TOPICS[i % len(TOPICS)]} {1 + i // 6}, part {1 + i % 3}")
+            for i in range(1, N_ITEMS + 1)])
+        con.executemany("INSERT INTO interactions VALUES (?, ?, ?, ?, ?)", [
+            (DATA_KEY, u, p, item, "test" if p == len(s) - 1 else
+             "valid" if p == len(s) - 2 else "train")
+            for u, s in seqs.items() for p, item in enumerate(s)])
+        for run_id, name, status, parent, start, dur, epochs, best, error in RUNS:
+            _run(con, rng, seqs, run_id, name, status, parent, start, dur, epochs, best, error)
+    finally:
+        con.close()
+    return path
+
+
+def _run(con: duckdb.DuckDBPyConnection, rng: random.Random, seqs: dict[str, list[str]],
+         run_id: str, name: str, status: str, parent: str | None, start: datetime,
+         dur: float | None, epochs: int, best: int | None, error: str | None) -> None:
+    encoder = {"sasrec": "sasrec", "sasrec:popularity": "popularity"}.get(name, name)
+    encoder = "sasrec" if encoder == "sasrec-big" else encoder
+    end = None if dur is None else start + timedelta(seconds=dur)
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'recipes/quickstart.yaml', ?, 'cpu', 7, "
+        "'ndcg@10', ?, ?, ?, ?, ?)",
+        [run_id, name, status, parent, DATA_KEY, json.dumps(_recipe(name, encoder)),
+         json.dumps({"python": "3.11.7", "recsys-kit": "0.1.0", "torch": "2.13.0"}), best,
+         start, end, dur, error])
+    for path, family, plugin in (("data.ingest", "ingest", "synthetic"),
+                                 ("data.split", "split", "leave_one_out"),
+                                 ("model.encoders.user", "user_encoder", encoder),
+                                 ("evaluate.0", "evaluator", "ranking")):
+        con.execute("INSERT INTO run_plugins VALUES (?, ?, ?, ?, 'recsys-kit', '0.1.0', '{}')",
+                    [run_id, path, family, plugin])
+    strength = {"sasrec": 1.0, "sasrec:popularity": 0.45, "bert4rec": 0.7}.get(name, 0.8)
+    for epoch in range(1, epochs + 1):
+        at = start + timedelta(seconds=30 * epoch)
+        rise = strength * (1 - math.exp(-epoch / 2.5))
+        con.execute("INSERT INTO metrics VALUES (?, 'train', ?, 'loss', NULL, ?, ?)",
+                    [run_id, epoch, 3.2 * math.exp(-epoch / 4) + 1.1, at])
+        for metric, k, scale in (("hr", 5, 0.30), ("hr", 10, 0.42), ("ndcg", 5, 0.18),
+                                 ("ndcg", 10, 0.22)):
+            con.execute("INSERT INTO metrics VALUES (?, 'valid', ?, ?, ?, ?, ?)",
+                        [run_id, epoch, metric, k, round(scale * rise, 4), at])
+    if status != "completed":
+        return
+    at = start + timedelta(seconds=dur or 0)
+    for metric, k, scale in (("hr", 5, 0.29), ("hr", 10, 0.40), ("ndcg", 5, 0.17),
+                             ("ndcg", 10, 0.21), ("mrr", 10, 0.15)):
+        con.execute("INSERT INTO metrics VALUES (?, 'test', NULL, ?, ?, ?, ?)",
+                    [run_id, metric, k, round(scale * strength, 4), at])
+    for user, seq in seqs.items():
+        pool = [str(i) for i in range(1, N_ITEMS + 1) if str(i) not in seq[:-1]]
+        rng.shuffle(pool)
+        if name == "sasrec" and int(user) % 3 != 0:
+            if seq[-1] in pool:
+                pool.remove(seq[-1])
+            pool.insert(int(user) % 4, seq[-1])
+        score = 9.0 if name == "sasrec" else 0.9
+        rows = [(run_id, user, r + 1, item, round(score * (1 - 0.07 * r), 3))
+                for r, item in enumerate(pool[:TOP_K])]
+        con.executemany("INSERT INTO recommendations VALUES (?, ?, ?, ?, ?)", rows)
+        if name == "sasrec" and user in ("1", "2"):
+            history = seq[:-1]
+            for rank in range(1, TOP_K + 1):
+                picks = history[-3:]
+                weights = [0.55, 0.3, 0.15][:len(picks)]
+                con.executemany("INSERT INTO explanations VALUES (?, ?, ?, ?, ?)", [
+                    (run_id, user, rank, item, w) for item, w in zip(picks, weights, strict=True)])
+    for art, kind, size in (("best", "checkpoint", 1_482_112),
+                            ("per_user_test_metrics", "parquet", 3_364)):
+        if name == "sasrec:popularity" and kind == "checkpoint":
+            continue
+        con.execute("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
+                    [run_id, art, kind, f"runs/artifacts/{run_id}/{art}.{kind}", size, at])
