@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recsys_kit.errors import RecsysKitError
+
+if TYPE_CHECKING:
+    from recsys_kit.plugins import Plugins
+    from recsys_kit.runner.pipeline import RunOutcome
 
 app = typer.Typer(
     name="recsys-kit",
@@ -38,16 +43,21 @@ def main_options(
     STATE["debug"] = debug
 
 
-def _plugins():
+def _plugins(*, allow_clashes: bool = False) -> Plugins:
+    """Load the plugins, warning about each one that failed; stop on a stage name clash
+    unless ``allow_clashes`` (for listing them)."""
     from recsys_kit.plugins import make_plugins
 
     plugins = make_plugins()
     for failure in plugins.failures:
         err.print(
-            f"[yellow]warning:[/] plugin '{failure.name}' from {failure.distribution} failed to "
-            f"load ({failure.error}); its stages are unavailable. Reinstall or uninstall it.",
+            f"[yellow]warning:[/] plugin '{escape(failure.name)}' from "
+            f"{escape(failure.distribution)} failed to load ({escape(failure.error)}); its stages "
+            "are unavailable. Reinstall or uninstall it.",
             highlight=False,
         )
+    if not allow_clashes:
+        plugins.check_clashes()
     return plugins
 
 
@@ -60,8 +70,8 @@ def validate(
     from recsys_kit.recipe import load_recipe
 
     loaded = load_recipe(recipe, _plugins().registry, set_ or [])
-    out.print(f"[green]ok[/] {recipe}: recipe '{loaded.recipe.name}' is valid "
-              f"({len(loaded.stages)} stages).")
+    out.print(f"[green]ok[/] {escape(str(recipe))}: recipe '{escape(loaded.recipe.name)}' is "
+              f"valid ({len(loaded.stages)} stages).", highlight=False)
 
 
 @app.command()
@@ -84,38 +94,48 @@ def run(
         raise main.error
 
 
-def _print_outcomes(outcomes, out_dir: str) -> None:
+def _print_outcomes(outcomes: list[RunOutcome], out_dir: str) -> None:
     done = [o for o in outcomes if o.metrics]
     if done:
         table = Table(title="test metrics", title_justify="left")
         table.add_column("metric")
         for o in done:
-            table.add_column(o.name, justify="right")
+            table.add_column(escape(o.name), justify="right")
         for key in done[0].metrics:
             best = max(o.metrics.get(key, float("-inf")) for o in done)
             cells = [f"{'[bold green]' if o.metrics.get(key) == best and len(done) > 1 else ''}"
                      f"{o.metrics.get(key, float('nan')):.4f}" for o in done]
-            table.add_row(key, *cells)
+            table.add_row(escape(key), *cells)
         out.print(table)
     for o in outcomes:
-        out.print(f"{o.status:<11} {o.run_id}  ({o.seconds:.1f} s)", highlight=False)
-    out.print(f"results: {Path(out_dir) / 'results.duckdb'}  —  try "
+        out.print(f"{o.status:<11} {escape(o.run_id)}  ({o.seconds:.1f} s)", highlight=False)
+    results = escape(str(Path(out_dir) / "results.duckdb"))
+    out.print(f"results: {results}  —  try "
               f"`recsys-kit sql \"SELECT * FROM metrics WHERE split = 'test'\"`", highlight=False)
 
 
 @app.command()
 def plugins() -> None:
-    """List every installed stage: family, name, distribution, version."""
-    loaded = _plugins()
+    """List every installed stage (family, name, distribution, version), failures and clashes."""
+    loaded = _plugins(allow_clashes=True)
     table = Table()
     for column in ("family", "name", "distribution", "version", "description"):
         table.add_column(column)
     for spec in loaded.registry:
-        table.add_row(spec.family.value, spec.name, spec.distribution, spec.version,
-                      spec.description)
+        table.add_row(*(escape(cell) for cell in (spec.family.value, spec.name,
+                                                  spec.distribution, spec.version,
+                                                  spec.description)))
     out.print(table)
+    modules = Table("plugin", "distribution", "version", title="plugins loaded",
+                    title_justify="left")
+    for info in loaded.list_plugin_distinfo():
+        modules.add_row(escape(info.name), escape(info.distribution), escape(info.version))
+    out.print(modules)
     for failure in loaded.failures:
-        out.print(f"[red]failed[/] {failure.name} ({failure.distribution}): {failure.error}")
+        out.print(f"[red]failed[/] {escape(failure.name)} ({escape(failure.distribution)}): "
+                  f"{escape(failure.error)}", highlight=False)
+    for clash in loaded.clashes:
+        out.print(f"[red]clash[/] {escape(clash.message())}", highlight=False)
 
 
 @app.command()
@@ -147,8 +167,8 @@ def sql(
 
 def _print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
     if fmt == "json":
-        sys.stdout.write(json.dumps([dict(zip(columns, r)) for r in rows], default=str, indent=2)
-                         + "\n")
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        sys.stdout.write(json.dumps(records, default=str, indent=2) + "\n")
     elif fmt == "csv":
         import csv
 
@@ -156,12 +176,27 @@ def _print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
         writer.writerow(columns)
         writer.writerows(rows)
     elif fmt == "table":
-        table = Table(*columns)
+        table = Table(*(escape(column) for column in columns))
         for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*("" if v is None else escape(str(v)) for v in row))
         out.print(table)
     else:
         raise RecsysKitError(f"Unknown --format '{fmt}'; use table, csv or json.")
+
+
+@app.command()
+def tui(
+    results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
+) -> None:
+    """Browse a results file in the terminal: runs, curves, recommendations, SQL."""
+    if not results.is_file():
+        raise RecsysKitError(
+            f"No results file at {results}. Run a recipe first (`recsys-kit run "
+            "recipes/quickstart.yaml` writes <output.dir>/results.duckdb) or pass --results PATH."
+        )
+    from recsys_kit.tui import run_tui
+
+    run_tui(results)
 
 
 def main() -> None:
@@ -171,7 +206,7 @@ def main() -> None:
     except RecsysKitError as exc:
         if STATE["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

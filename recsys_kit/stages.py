@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -39,7 +39,15 @@ class NoParams(StageConfig):
 class StageSpec:
     """What a plugin registers: a named stage of one family, its config model and factory.
 
-    ``factory(config)`` builds the stage object from a validated ``config`` instance.
+    How the runner calls ``factory`` depends on the family:
+
+    - data and evaluator families (``ingest``, ``split``, ``tokenize``, ``evaluator``):
+      ``factory(config)``, with the validated ``config`` instance;
+    - model families (``user_encoder``, ``item_encoder``, ``fusion``, ``scorer``):
+      ``factory(config, shape)``, where ``shape`` is a ``recsys_kit.nn.model.ModelShape``
+      (vocabulary size, width, longest history); it returns an ``nn.Module``.
+
+    ``distribution`` and ``version`` are filled in from the plugin's installed metadata.
     """
 
     family: Family
@@ -51,6 +59,23 @@ class StageSpec:
     version: str = field(default="", compare=False)
 
 
+@dataclass(frozen=True)
+class StageClash:
+    """Two plugins that register a stage of the same family and name; the first one is kept."""
+
+    kept: StageSpec
+    rejected: StageSpec
+
+    def message(self) -> str:
+        """One sentence naming the stage, both distributions and what to do."""
+        spec = self.kept
+        return (
+            f"Two plugins register the {spec.family.value} stage '{spec.name}': "
+            f"{spec.distribution or 'unknown'} and {self.rejected.distribution or 'unknown'}. "
+            "Uninstall one of them (pip uninstall ...) or rename the stage in one plugin."
+        )
+
+
 class StageRegistry:
     """Every stage known to one plugin manager, keyed by family and name."""
 
@@ -60,16 +85,15 @@ class StageRegistry:
             self.add(spec)
 
     def add(self, spec: StageSpec) -> None:
-        """Add a stage; a second stage with the same family and name is an error naming both."""
-        key = (spec.family, spec.name)
-        if key in self._specs:
-            other = self._specs[key]
-            raise PluginError(
-                f"Two plugins register the {spec.family.value} stage '{spec.name}': "
-                f"{other.distribution or 'unknown'} and {spec.distribution or 'unknown'}. "
-                "Uninstall one of them (pip uninstall ...) or rename the stage in one plugin."
-            )
-        self._specs[key] = spec
+        """Add a stage; a second stage with the same family and name is an error naming both.
+
+        ``recsys_kit.plugins.make_plugins`` checks with :meth:`find` first and records a
+        :class:`StageClash` instead, so that one clash does not hide every other stage.
+        """
+        other = self.find(spec.family, spec.name)
+        if other is not None:
+            raise PluginError(StageClash(other, spec).message())
+        self._specs[(spec.family, spec.name)] = spec
 
     def names(self, family: Family) -> list[str]:
         """Names of the installed stages of ``family``, sorted."""
@@ -80,17 +104,32 @@ class StageRegistry:
         try:
             return self._specs[(family, name)]
         except KeyError:
-            choices = self.names(family)
-            raise PluginError(
-                f"No {family.value} stage named '{name}'.{did_you_mean(name, choices)} "
-                f"Installed: {', '.join(choices) or 'none'}."
-            ) from None
+            message = self.unknown_stage(family, name)
+            raise PluginError(message[0].upper() + message[1:]) from None
+
+    def unknown_stage(self, family: Family, name: str) -> str:
+        """Why ``name`` is not a stage of ``family``: the family it belongs to, if any, the
+        closest name and the installed choices (starts in lower case)."""
+        choices = self.names(family)
+        elsewhere = " and ".join(
+            f"{'an' if other.value[0] in 'aeiou' else 'a'} {other.value} stage"
+            for other in self.families_of(name)
+        )
+        return (
+            f"no {family.value} stage named '{name}'"
+            f"{f' (it is {elsewhere})' if elsewhere else ''}.{did_you_mean(name, choices)}"
+            f" Installed: {', '.join(choices) or 'none'}."
+        )
 
     def find(self, family: Family, name: str) -> StageSpec | None:
         """The spec, or None when no such stage is installed."""
         return self._specs.get((family, name))
 
-    def __iter__(self):
+    def families_of(self, name: str) -> list[Family]:
+        """The families that have a stage called ``name`` (to explain a wrong-family name)."""
+        return [family for family in Family if (family, name) in self._specs]
+
+    def __iter__(self) -> Iterator[StageSpec]:
         return iter(sorted(self._specs.values(), key=lambda s: (s.family.value, s.name)))
 
     def __len__(self) -> int:

@@ -1,4 +1,8 @@
-"""The `recsys-kit` command, run as a user runs it: `python -m recsys_kit ...` in a subprocess."""
+"""The `recsys-kit` command, run as a user runs it: `python -m recsys_kit ...` in a subprocess.
+
+The last section calls `cli.main` in this process instead, to give commands a plugin set of the
+test's choosing (a clash, a broken plugin) or to stand in for the TUI.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,12 @@ import duckdb
 import pytest
 import yaml
 
+import recsys_kit.cli as cli_module
+import recsys_kit.plugins as plugins_module
+import recsys_kit.tui as tui_module
+from recsys_kit import hookimpl
 from recsys_kit.plugins import make_plugins
-from recsys_kit.stages import Family
+from recsys_kit.stages import Family, NoParams, StageSpec
 from recsys_kit.testing import tiny
 
 BAD_RECIPES = Path(__file__).parent / "data" / "bad_recipes"
@@ -189,12 +197,6 @@ def test_validate_bad_set_is_attributed_to_set(cli: Cli, good: Path) -> None:
     assert "greater than or equal to 1" in result.err_text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.main prints `f'[bold red]error:[/] {exc}'` as Rich markup, so text from the "
-    "error (a path, a value, a row) is parsed as markup: `[/]` raises MarkupError with a "
-    "traceback, `[bold]` is swallowed. Escape it (rich.markup.escape) or print a Text object",
-)
 def test_error_text_is_not_rich_markup(cli: Cli, workdir: Path) -> None:
     missing = workdir / MARKUP_NAME
     result = cli("validate", str(missing))
@@ -324,3 +326,120 @@ def test_sql_refuses_writes(cli: Cli, results: Path, statement: str) -> None:
     assert_no_traceback(result)
     assert "read-only" in result.err_text
     assert _counts(results) == before
+
+
+def test_sql_table_cells_are_not_rich_markup(cli: Cli, results: Path) -> None:
+    result = cli("sql", "SELECT '[bold]x[/]' AS \"[red]v\"", "--results", str(results))
+    assert result.code == 0, result.err
+    assert "[bold]x[/]" in result.out
+    assert "[red]v" in result.out
+
+
+# -- tui ---------------------------------------------------------------------------------------
+
+
+def test_tui_without_results_file_is_one_clear_paragraph(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "results.duckdb"
+    result = cli("tui", "--results", str(missing))
+    assert result.code == 1
+    assert_no_traceback(result)
+    assert result.out == ""
+    assert "No results file at" in result.err_text
+    assert str(missing) in result.err_text
+    assert "--results" in result.err_text
+    assert "\n\n" not in result.err.strip()
+
+
+def test_tui_default_results_path_is_relative_to_cwd(cli: Cli, tmp_path: Path) -> None:
+    result = cli("tui", cwd=tmp_path)
+    assert result.code == 1
+    assert_no_traceback(result)
+    assert "runs/results.duckdb" in result.err_text
+
+
+# -- in-process: the command with a plugin set of the test's choosing --------------------------
+
+
+def call_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+              *args: str) -> Result:
+    """Run `recsys-kit ARGS` in this process (`cli.main`, as the console script does)."""
+    monkeypatch.setattr(sys, "argv", ["recsys-kit", *args])
+    with pytest.raises(SystemExit) as info:
+        cli_module.main()
+    captured = capsys.readouterr()
+    code = info.value.code
+    return Result(code if isinstance(code, int) else 1, captured.out, captured.err)
+
+
+def use_plugins(monkeypatch: pytest.MonkeyPatch, *extra: object) -> None:
+    """Make every command load the installed plugins plus ``extra``."""
+    real = plugins_module.make_plugins
+    monkeypatch.setattr(plugins_module, "make_plugins", lambda: real(extra=list(extra)))
+
+
+class ClashingSasrec:
+    """A second `sasrec` user encoder."""
+
+    __name__ = "clashing_sasrec"
+
+    @hookimpl
+    def register_stages(self) -> list[StageSpec]:
+        return [StageSpec(Family.USER_ENCODER, "sasrec", NoParams, lambda config, shape: None)]
+
+
+class BrokenRegistration:
+    """A plugin whose registration fails with text that looks like Rich markup."""
+
+    __name__ = "broken_registration"
+
+    @hookimpl
+    def register_stages(self) -> list[StageSpec]:
+        raise ValueError("bad [/] value [bold]here")
+
+
+def test_tui_opens_the_results_file(monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    results = tmp_path / "results.duckdb"
+    results.touch()
+    opened: list[Path] = []
+    monkeypatch.setattr(tui_module, "run_tui", opened.append)
+    result = call_main(monkeypatch, capsys, "tui", "--results", str(results))
+    assert result.code == 0, result.err
+    assert opened == [results]
+
+
+def test_plugins_lists_stages_and_shows_a_clash(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    use_plugins(monkeypatch, ClashingSasrec())
+    result = call_main(monkeypatch, capsys, "plugins")
+    assert result.code == 0, result.err
+    assert "popularity" in result.out and "sasrec" in result.out
+    out = " ".join(result.out.split())
+    assert "clash Two plugins register the user_encoder stage 'sasrec': recsys-kit and <local>" \
+        in out
+
+
+@pytest.mark.parametrize("command", [("validate", str(BAD)), ("run", str(BAD)), ("schema",)])
+def test_commands_that_use_stages_stop_on_a_clash(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: tuple[str, ...]
+) -> None:
+    use_plugins(monkeypatch, ClashingSasrec())
+    result = call_main(monkeypatch, capsys, *command)
+    assert result.code == 1
+    assert result.out == ""
+    assert_no_traceback(result)
+    assert result.err_text.startswith("error: Two plugins register the user_encoder stage "
+                                      "'sasrec': recsys-kit and <local>.")
+    assert "Uninstall one of them" in result.err_text
+    assert "\n\n" not in result.err.strip()
+
+
+def test_plugin_failure_is_a_warning_and_not_markup(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    use_plugins(monkeypatch, BrokenRegistration())
+    result = call_main(monkeypatch, capsys, "plugins")
+    assert result.code == 0, result.err
+    assert "warning: plugin 'broken_registration' from <local> failed to load " \
+           "(ValueError: bad [/] value [bold]here)" in result.err_text
+    assert "failed broken_registration (<local>): ValueError: bad [/] value [bold]here" \
+        in " ".join(result.out.split())

@@ -16,6 +16,7 @@ from recsys_kit.recipe import LoadedRecipe, load_recipe
 from recsys_kit.recipe.loader import validate_mapping
 from recsys_kit.recipe.models import OutputSection, Recipe, TrainSection
 from recsys_kit.recipe.schema import recipe_json_schema
+from recsys_kit.recipe.yaml_lines import expand_env
 from recsys_kit.stages import Family, StageRegistry
 from recsys_kit.testing import TINY_RECIPE
 
@@ -189,6 +190,26 @@ def test_set_through_a_scalar(good: Path, registry: StageRegistry) -> None:
 
 
 @pytest.mark.parametrize(
+    ("override", "text"),
+    [
+        ("train.lr", "needs the form path.to.key=value"),
+        ("train..lr=1", "needs the form path.to.key=value"),
+        ("=1", "needs the form path.to.key=value"),
+        ("name=[unclosed", "not valid YAML"),
+        ("evaluate.3.params.k=[5]", "past the end"),
+        ("train.epochs.x=1", "cannot assign"),
+    ],
+)
+def test_set_errors_say_set_once(good: Path, registry: StageRegistry, override: str, text: str
+                                 ) -> None:
+    issue = only_issue(good, registry, [override])
+    assert issue.file == "--set"
+    assert text in issue.message
+    assert not issue.message.startswith("--set")
+    assert "--set: --set" not in str(issue)
+
+
+@pytest.mark.parametrize(
     ("override", "path", "text"),
     [
         ("train.epochs=0", "train.epochs", "greater than or equal to 1"),
@@ -219,13 +240,6 @@ def test_file_errors_keep_their_lines_next_to_overrides(good: Path, registry: St
                      ("train.lr", "--set", None)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader._Lines.issue only asks whether a *prefix* of the issue's path was "
-    "overridden; a key that --set created above the issue's path (`--set trian.epochs=2` "
-    "creates `trian`; `--set model.scorer.params.loss=bce` creates `model.scorer`, which then "
-    "lacks `plugin`) falls back to the nearest file line instead of `--set`",
-)
 @pytest.mark.parametrize(
     ("override", "path"),
     [("trian.epochs=2", "trian"), ("model.scorer.params.loss=bce", "model.scorer.plugin")],
@@ -237,12 +251,6 @@ def test_keys_created_by_set_are_attributed_to_set(
     assert (issue.path, issue.file, issue.line) == (path, "--set", None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader._Lines.issue tries each path length from longest to shortest and, at each "
-    "length, the file's line map before shorter overridden prefixes; when --set replaces a "
-    "list or mapping, the stale file line of an element under it wins over `--set`",
-)
 @pytest.mark.parametrize(
     ("override", "path"),
     [
@@ -298,15 +306,32 @@ def test_env_value_is_validated_at_its_line(env_recipe: Path, registry: StageReg
     assert "'many'" in issue.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="yaml_lines.expand_env uses os.environ.get(VAR, default), so `${VAR:-default}` keeps "
-    "an empty value; in POSIX shells `:-` also substitutes the default for an empty variable",
-)
 def test_env_default_applies_when_set_but_empty(env_recipe: Path, registry: StageRegistry,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RK_TEST_NAME", "")
     assert load_recipe(env_recipe, registry).recipe.name == "fallback"
+
+
+@pytest.mark.parametrize(
+    ("value", "env", "expected"),
+    [
+        ("${RK_X}", None, ""),
+        ("${RK_X}", "", ""),
+        ("${RK_X}", "v", "v"),
+        ("${RK_X:-d}", None, "d"),
+        ("${RK_X:-d}", "", "d"),
+        ("${RK_X:-d}", "v", "v"),
+        ("${RK_X:-}", None, ""),
+        ("a/${RK_X:-b}/${RK_X}", "", "a/b/"),
+    ],
+)
+def test_expand_env_follows_posix(monkeypatch: pytest.MonkeyPatch, value: str, env: str | None,
+                                  expected: str) -> None:
+    if env is None:
+        monkeypatch.delenv("RK_X", raising=False)
+    else:
+        monkeypatch.setenv("RK_X", env)
+    assert expand_env({"k": [value]}) == {"k": [expected]}
 
 
 # -- every error at once -----------------------------------------------------------------------
@@ -340,12 +365,6 @@ def test_every_stage_error_is_reported_at_once(tmp_path: Path, registry: StageRe
     assert error_text.startswith("The recipe has 5 errors:")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader.validate_mapping raises after the structure pass, so stage errors (pass 2) "
-    "are only reported once the structure is fixed: a recipe with a section typo and a "
-    "misspelt plugin needs two validate rounds",
-)
 def test_structure_and_stage_errors_are_reported_together(tmp_path: Path,
                                                           registry: StageRegistry) -> None:
     text = GOOD.replace("plugin: sasrec", "plugin: sasrek") + "trian: {epochs: 2}\n"
@@ -353,13 +372,24 @@ def test_structure_and_stage_errors_are_reported_together(tmp_path: Path,
     assert {i.path for i in issues} == {"trian", "model.encoders.user.plugin"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checks.monitor_is_evaluated only complains `if produced`, and Recipe.evaluate has "
-    "no min_length, so `evaluate: []` validates although nothing computes train.monitor; "
-    "`recsys-kit run` then dies in runner/modelling.fit_and_evaluate with `ValueError: max() "
-    "arg is an empty sequence` and a traceback",
-)
+def test_issues_are_listed_in_file_order(tmp_path: Path, registry: StageRegistry) -> None:
+    text = GOOD.replace("version: 1", "version: 3").replace("{n_users: 50}", "{n_users: 0}")
+    text = text.replace("plugin: sasrec", "plugin: sasrek") + "trian: {epochs: 2}\n"
+    issues = issues_of(write(tmp_path, text), registry, ["train.lr=fast"])
+    assert [(i.path, i.line) for i in issues] == [
+        ("version", 1), ("data.ingest.params.n_users", 5), ("model.encoders.user.plugin", 9),
+        ("trian", 16), ("train.lr", None),
+    ]
+
+
+def test_malformed_stage_refs_are_reported_once(tmp_path: Path, registry: StageRegistry) -> None:
+    text = GOOD.replace("plugin: sasrec", "plugn: sasrec") + "trian: {epochs: 2}\n"
+    issues = issues_of(write(tmp_path, text), registry)
+    assert sorted(i.path for i in issues) == [
+        "model.encoders.user.plugin", "model.encoders.user.plugn", "trian",
+    ]
+
+
 def test_empty_evaluator_list_is_rejected(good: Path, registry: StageRegistry) -> None:
     issues = issues_of(good, registry, ["evaluate=[]"])
     assert {i.path for i in issues} & {"evaluate", "train.monitor"}
@@ -397,13 +427,6 @@ def test_effective_recipe_records_overrides_not_the_file(good: Path, registry: S
     assert good.read_text(encoding="utf-8") == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader.validate_mapping builds `effective` from Recipe.model_dump(), whose `params` "
-    "are the raw mappings: stage-param defaults (sasrec dropout, max_len, ...) are not recorded "
-    "and override/env strings such as '1e-1' stay strings; the validated StageConfig dumps "
-    "should replace them",
-)
 def test_effective_recipe_includes_stage_param_defaults(good: Path, registry: StageRegistry
                                                         ) -> None:
     loaded = load_recipe(good, registry, ["model.encoders.user.params.dropout=1e-1"])
@@ -411,6 +434,31 @@ def test_effective_recipe_includes_stage_param_defaults(good: Path, registry: St
     params = loaded.effective["model"]["encoders"]["user"]["params"]
     assert params == user.config.model_dump(mode="json")
     assert params["dropout"] == pytest.approx(0.1)
+
+
+def _at(mapping: dict[str, Any], path: str) -> Any:
+    node: Any = mapping
+    for part in path.split("."):
+        node = node[int(part)] if part.isdigit() else node[part]
+    return node
+
+
+def test_effective_params_are_the_validated_configs_of_every_stage(
+    good: Path, registry: StageRegistry
+) -> None:
+    loaded = load_recipe(good, registry, ["baselines=[{plugin: popularity}]"])
+    assert "baselines.0" in loaded.stages
+    for path, stage in loaded.stages.items():
+        assert _at(loaded.effective, path)["params"] == stage.config.model_dump(mode="json"), path
+    evaluate = loaded.effective["evaluate"][0]["params"]
+    assert evaluate["k"] == [10] and evaluate["metrics"]  # default metrics recorded
+    json.dumps(loaded.effective)
+
+
+def test_effective_recipe_validates_to_itself(good: Path, registry: StageRegistry) -> None:
+    loaded = load_recipe(good, registry, ["baselines=[{plugin: popularity}]"])
+    again = validate_mapping(copy.deepcopy(loaded.effective), registry)
+    assert again.effective == loaded.effective
 
 
 # -- JSON schema -------------------------------------------------------------------------------
@@ -474,12 +522,6 @@ def test_schema_narrows_stage_lists_to_their_family(schema: dict[str, Any],
     assert titles == {f"evaluator: {n}" for n in registry.names(Family.EVALUATOR)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models.EncodersSection accepts a single mapping for `item` (the _one_or_many "
-    "validator) but schema._narrow emits `type: array` only, so editors flag a recipe that "
-    "validates",
-)
 def test_schema_accepts_single_item_encoder_mapping(schema: dict[str, Any]) -> None:
     def accepts_object(node: dict[str, Any]) -> bool:
         if "$ref" in node:
@@ -490,6 +532,10 @@ def test_schema_accepts_single_item_encoder_mapping(schema: dict[str, Any]) -> N
         return any(accepts_object(b) for b in branches)
 
     assert accepts_object(schema["$defs"]["EncodersSection"]["properties"]["item"])
+
+
+def test_schema_requires_an_evaluator(schema: dict[str, Any]) -> None:
+    assert schema["properties"]["evaluate"]["minItems"] == 1
 
 
 # -- the repository's own recipes --------------------------------------------------------------

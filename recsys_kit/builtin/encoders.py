@@ -24,17 +24,22 @@ class TransformerConfig(StageConfig):
     dim: int = Field(64, ge=2, description="Width of item vectors and hidden states.")
     max_len: int = Field(200, ge=2, description="Most recent history items the model reads.")
     dropout: float = Field(0.2, ge=0, lt=1, description="Dropout on embeddings and blocks.")
+    attn_dropout: float = Field(
+        0.0, ge=0, lt=1, description="Dropout on attention weights (0 keeps the fused kernel)."
+    )
     ffn_mult: int = Field(1, ge=1, description="Feed-forward width as a multiple of dim.")
 
 
 class SelfAttentionBlock(nn.Module):
     """Pre-norm self-attention and feed-forward, on ``scaled_dot_product_attention``."""
 
-    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int) -> None:
+    def __init__(
+        self, dim: int, heads: int, dropout: float, ffn_mult: int, attn_dropout: float = 0.0
+    ) -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"dim {dim} is not divisible by heads {heads}")
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.attn_dropout = heads, attn_dropout
         self.norm_attn = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -53,7 +58,7 @@ class SelfAttentionBlock(nn.Module):
             .permute(2, 0, 3, 1, 4)
         )
         attended = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, attn_mask=attn_mask, dropout_p=self.attn_dropout if self.training else 0.0
         )
         x = x + self.drop(self.proj(attended.transpose(1, 2).reshape(b, length, d)))
         return x + self.drop(self.ffn(self.norm_ffn(x)))
@@ -69,7 +74,8 @@ class TransformerEncoder(UserEncoder):
         self.positions = nn.Embedding(config.max_len, config.dim)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
-            SelfAttentionBlock(config.dim, config.heads, config.dropout, config.ffn_mult)
+            SelfAttentionBlock(config.dim, config.heads, config.dropout, config.ffn_mult,
+                               config.attn_dropout)
             for _ in range(config.layers)
         )
         self.norm = nn.LayerNorm(config.dim)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from recsys_kit.hookspecs import hookimpl
+from recsys_kit.nn.losses import dot_cross_entropy
 from recsys_kit.nn.model import ModelShape, Scorer
 from recsys_kit.stages import Family, StageConfig, StageSpec
 
@@ -48,9 +49,8 @@ class Dot(Scorer):
     def loss(self, states: torch.Tensor, targets: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """Mean loss over the given positions."""
         if self.config.loss == "cross_entropy":
-            # Only real items get a column: no padding/mask logits, no -inf fill pass.
-            logits = states @ table[1 : self.n_items + 1].T
-            return F.cross_entropy(logits, targets - 1)
+            # Only real items get a column: padding and mask tokens are never candidates.
+            return dot_cross_entropy(states, table[1 : self.n_items + 1], targets - 1)
         negatives = self._negatives(self.config.negatives, states.device)
         pos = (states * table[targets]).sum(-1, keepdim=True)
         neg = states @ table[negatives].T

@@ -10,8 +10,8 @@ from recsys_kit.hookspecs import hookimpl
 from recsys_kit.runner.context import DataContext
 from recsys_kit.stages import Family, StageConfig, StageSpec
 
-# Ties in ts are always broken by the original row order.
-ORDER = "ts, row_no"
+# Ties in ts are always broken by the original row order: latest first.
+LATEST_FIRST = "ts DESC, row_no DESC"
 
 
 class LeaveOneOutConfig(StageConfig):
@@ -35,7 +35,7 @@ class LeaveOneOut:
             CREATE OR REPLACE TABLE {SPLIT_INTERACTIONS} AS
             WITH ranked AS (
                 SELECT *,
-                       row_number() OVER (PARTITION BY user_id ORDER BY {ORDER} DESC) AS from_end,
+                       row_number() OVER (PARTITION BY user_id ORDER BY {LATEST_FIRST}) AS from_end,
                        count(*) OVER (PARTITION BY user_id) AS n
                 FROM {INTERACTIONS}
             )

@@ -13,15 +13,27 @@ Check = Callable[["LoadedRecipe"], Iterator[tuple[Loc, str]]]
 
 
 def monitor_is_evaluated(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:
-    """`train.monitor` must be a metric that one of the evaluators computes."""
+    """`train.monitor` must be a metric that one of the evaluators computes.
+
+    Evaluators declare their metrics with ``config.metric_names()``; one that does not is
+    trusted to compute the monitor. When the evaluators report no metric at all, nothing could
+    be monitored (nor tested).
+    """
+    monitor = loaded.recipe.train.monitor
     produced: set[str] = set()
     for stage in loaded.stage_list("evaluate"):
         names = getattr(stage.config, "metric_names", None)
-        if callable(names):
-            produced.update(names())
-    if produced and loaded.recipe.train.monitor not in produced:
+        if not callable(names):
+            return
+        produced.update(names())
+    if not produced:
+        yield ("evaluate",), (
+            f"no evaluator reports any metric, so '{monitor}' (train.monitor) cannot be watched "
+            "and nothing is tested. Add one, e.g. `evaluate: [{plugin: ranking}]`."
+        )
+    elif monitor not in produced:
         yield ("train", "monitor"), (
-            f"'{loaded.recipe.train.monitor}' is not computed by any evaluator. "
+            f"'{monitor}' is not computed by any evaluator. "
             f"Choose one of: {', '.join(sorted(produced))}."
         )
 

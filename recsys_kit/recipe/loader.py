@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -25,13 +25,18 @@ class ResolvedStage:
     config: StageConfig
 
     def build(self) -> Any:
-        """Instantiate the stage through its plugin's factory."""
+        """Instantiate a data or evaluator stage: ``factory(config)`` (model stages are built
+        with ``factory(config, shape)`` by the runner)."""
         return self.spec.factory(self.config)
 
 
 @dataclass
 class LoadedRecipe:
-    """A validated recipe: the model, its effective mapping, and its resolved stages."""
+    """A validated recipe: the model, its effective mapping, and its resolved stages.
+
+    ``effective`` is what a run records: every default filled in, and each stage's ``params``
+    replaced by its validated config (``model_dump(mode="json")``), stage defaults included.
+    """
 
     recipe: Recipe
     source: str
@@ -51,21 +56,56 @@ class LoadedRecipe:
         return out
 
 
+def _stage_fields(
+    model: type[BaseModel] = Recipe, prefix: Loc = ()
+) -> Iterator[tuple[Loc, Family, bool, bool]]:
+    """Every field of the recipe models that holds stage references, read from the models'
+    ``x-family`` marks: its location, family, whether it is a list, and whether that list also
+    accepts a single reference."""
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if "x-family" in extra:
+            is_list = get_origin(info.annotation) is list
+            yield (*prefix, name), Family(extra["x-family"]), is_list, bool(
+                extra.get("x-one-or-many"))
+        elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            yield from _stage_fields(info.annotation, (*prefix, name))
+
+
+def _at(data: Any, loc: Loc) -> Any:
+    """The value at ``loc`` in nested mappings, or None where the path does not exist."""
+    for part in loc:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _refs_in(data: dict[str, Any]) -> Iterator[tuple[Loc, Family, StageRef]]:
+    """The well-formed stage references present in a recipe mapping, validated or not.
+
+    References that are not well formed (no ``plugin``, ``params`` not a mapping, a list where
+    a mapping belongs) are skipped: the structure pass reports them.
+    """
+    for loc, family, is_list, one_or_many in _stage_fields():
+        value = _at(data, loc)
+        if is_list and isinstance(value, list):
+            items = [((*loc, i), item) for i, item in enumerate(value)]
+        elif not is_list or one_or_many:
+            items = [((*loc, 0) if is_list else loc, value)]
+        else:
+            continue
+        for item_loc, item in items:
+            try:
+                ref = StageRef.model_validate(item)
+            except ValidationError:
+                continue
+            yield item_loc, family, ref
+
+
 def stage_refs(recipe: Recipe) -> Iterator[tuple[Loc, Family, StageRef]]:
-    """Every stage reference in a recipe with its location and family."""
-    yield ("data", "ingest"), Family.INGEST, recipe.data.ingest
-    yield ("data", "split"), Family.SPLIT, recipe.data.split
-    for i, ref in enumerate(recipe.data.tokenize):
-        yield ("data", "tokenize", i), Family.TOKENIZE, ref
-    yield ("model", "encoders", "user"), Family.USER_ENCODER, recipe.model.encoders.user
-    for i, ref in enumerate(recipe.model.encoders.item):
-        yield ("model", "encoders", "item", i), Family.ITEM_ENCODER, ref
-    yield ("model", "fusion"), Family.FUSION, recipe.model.fusion
-    yield ("model", "scorer"), Family.SCORER, recipe.model.scorer
-    for i, ref in enumerate(recipe.evaluate):
-        yield ("evaluate", i), Family.EVALUATOR, ref
-    for i, ref in enumerate(recipe.baselines):
-        yield ("baselines", i), Family.USER_ENCODER, ref
+    """Every stage reference in a recipe (defaults included) with its location and family."""
+    return _refs_in(recipe.model_dump())
 
 
 def dotted(loc: Sequence[str | int]) -> str:
@@ -74,16 +114,32 @@ def dotted(loc: Sequence[str | int]) -> str:
 
 
 class _Lines:
+    """Says where an issue's location comes from: `--set`, or a line of the recipe file."""
+
     def __init__(self, file: str, lines: dict[Loc, int], overridden: set[Loc]) -> None:
-        self.file, self.lines, self.overridden = file, lines, overridden
+        self.file, self.lines = file, lines
+        # An override's own path, and every key above it that it created (absent from the file).
+        self.from_set = {
+            path[:n] for path in overridden for n in range(1, len(path) + 1)
+            if n == len(path) or path[:n] not in lines
+        }
 
     def issue(self, loc: Loc, message: str) -> RecipeIssue:
+        """The issue at ``loc``: `--set` when it lies in or under a value that --set wrote,
+        else the line of the nearest enclosing key in the file."""
+        if any(loc[:n] in self.from_set for n in range(1, len(loc) + 1)):
+            return RecipeIssue(dotted(loc), message, file="--set")
         for n in range(len(loc), -1, -1):
-            if loc[:n] in self.overridden:
-                return RecipeIssue(dotted(loc), message, file="--set")
             if loc[:n] in self.lines:
                 return RecipeIssue(dotted(loc), message, file=self.file, line=self.lines[loc[:n]])
         return RecipeIssue(dotted(loc), message, file=self.file)
+
+
+#: Extra advice appended to errors of one pydantic type at one location.
+_HINTS: dict[tuple[Loc, str], str] = {
+    (("evaluate",), "too_short"): "A recipe needs at least one evaluator: it computes the "
+    "metric that `train.monitor` watches, e.g. `evaluate: [{plugin: ranking}]`.",
+}
 
 
 def _field_names(model: type[BaseModel], loc: Loc) -> list[str]:
@@ -103,7 +159,9 @@ def _field_names(model: type[BaseModel], loc: Loc) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
-def _issues(exc: ValidationError, model: type[BaseModel], prefix: Loc, lines: _Lines):
+def _issues(
+    exc: ValidationError, model: type[BaseModel], prefix: Loc, lines: _Lines
+) -> Iterator[RecipeIssue]:
     for err in exc.errors():
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
@@ -115,7 +173,22 @@ def _issues(exc: ValidationError, model: type[BaseModel], prefix: Loc, lines: _L
             msg = "required field is missing."
         else:
             msg = f"{err['msg']} (got {err.get('input')!r})."
+        hint_key = (prefix + loc, err["type"])
+        if hint_key in _HINTS:
+            msg = f"{msg} {_HINTS[hint_key]}"
         yield lines.issue(prefix + loc, msg)
+
+
+def _set_params(effective: dict[str, Any], loc: Loc, config: StageConfig) -> None:
+    node: Any = effective
+    for part in loc:
+        node = node[part]
+    node["params"] = config.model_dump(mode="json")
+
+
+def _in_file_order(issues: list[RecipeIssue]) -> list[RecipeIssue]:
+    """Issues sorted by line; those without one (from `--set`) last, in the order found."""
+    return sorted(issues, key=lambda issue: (issue.line is None, issue.line or 0))
 
 
 def validate_mapping(
@@ -126,23 +199,26 @@ def validate_mapping(
     lines: dict[Loc, int] | None = None,
     overridden: set[Loc] | None = None,
 ) -> LoadedRecipe:
-    """Validate an already-loaded recipe mapping in two passes; raise with every issue."""
+    """Validate an already-loaded recipe mapping; raise one error with every issue.
+
+    The structure pass (the recipe's own sections) and the stage pass (each stage's plugin and
+    params) both run: when the structure is invalid, the well-formed stage references found in
+    the mapping are still checked. Whole-recipe checks run once both passes are clean.
+    """
     where = _Lines(source, lines or {}, overridden or set())
+    issues: list[RecipeIssue] = []
+    recipe: Recipe | None = None
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise RecipeError(list(_issues(exc, Recipe, (), where))) from None
-    issues: list[RecipeIssue] = []
+        issues.extend(_issues(exc, Recipe, (), where))
+    refs = stage_refs(recipe) if recipe is not None else _refs_in(data)
     stages: dict[str, ResolvedStage] = {}
-    for loc, family, ref in stage_refs(recipe):
+    configs: list[tuple[Loc, StageConfig]] = []
+    for loc, family, ref in refs:
         spec = registry.find(family, ref.plugin)
         if spec is None:
-            choices = registry.names(family)
-            issues.append(where.issue(
-                (*loc, "plugin"),
-                f"no {family.value} stage named '{ref.plugin}'.{did_you_mean(ref.plugin, choices)}"
-                f" Installed: {', '.join(choices) or 'none'}.",
-            ))
+            issues.append(where.issue((*loc, "plugin"), registry.unknown_stage(family, ref.plugin)))
             continue
         try:
             config = spec.config.model_validate(ref.params)
@@ -150,12 +226,16 @@ def validate_mapping(
             issues.extend(_issues(exc, spec.config, (*loc, "params"), where))
             continue
         stages[dotted(loc)] = ResolvedStage(dotted(loc), spec, config)
-    loaded = LoadedRecipe(recipe=recipe, source=source, effective=recipe.model_dump(mode="json"),
-                          stages=stages)
-    if not issues:
-        issues.extend(where.issue(loc, msg) for loc, msg in check_recipe(loaded))
+        configs.append((loc, config))
+    if recipe is None or issues:
+        raise RecipeError(_in_file_order(issues))
+    effective = recipe.model_dump(mode="json")
+    for loc, config in configs:
+        _set_params(effective, loc, config)
+    loaded = LoadedRecipe(recipe=recipe, source=source, effective=effective, stages=stages)
+    issues.extend(where.issue(loc, msg) for loc, msg in check_recipe(loaded))
     if issues:
-        raise RecipeError(issues)
+        raise RecipeError(_in_file_order(issues))
     return loaded
 
 

@@ -24,8 +24,13 @@ class StageRef(Strict):
     )
 
 
-def _family(family: Family) -> dict[str, Any]:
-    return {"x-family": family.value}
+def _family(family: Family, *, one_or_many: bool = False) -> dict[str, Any]:
+    """JSON-schema marks read by ``recipe.schema``: the stage family of a reference (or list
+    of them), and whether a list field also accepts a single reference."""
+    marks: dict[str, Any] = {"x-family": family.value}
+    if one_or_many:
+        marks["x-one-or-many"] = True
+    return marks
 
 
 class DataSection(Strict):
@@ -52,8 +57,8 @@ class EncodersSection(Strict):
     )
     item: list[StageRef] = Field(
         default_factory=lambda: [StageRef(plugin="id_embedding")],
-        json_schema_extra=_family(Family.ITEM_ENCODER),
-        description="Item encoders; their outputs are summed.",
+        json_schema_extra=_family(Family.ITEM_ENCODER, one_or_many=True),
+        description="Item encoders (one, or a list); their outputs are summed.",
     )
 
     @field_validator("item", mode="before")
@@ -122,6 +127,7 @@ class Recipe(Strict):
     train: TrainSection = Field(default_factory=TrainSection)
     evaluate: list[StageRef] = Field(
         default_factory=lambda: [StageRef(plugin="ranking")],
+        min_length=1,
         json_schema_extra=_family(Family.EVALUATOR),
         description="Evaluators run on the validation data each epoch and on the test data.",
     )

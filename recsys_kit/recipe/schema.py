@@ -8,6 +8,8 @@ from recsys_kit.recipe.models import Recipe
 from recsys_kit.stages import Family, StageRegistry
 
 REF_TEMPLATE = "#/$defs/{model}"
+#: Keys of a stage-reference field kept when it is narrowed to its family's stages.
+_KEPT = ("description", "title", "default")
 
 
 def _stage_choices(registry: StageRegistry, family: Family, defs: dict[str, Any]) -> dict:
@@ -32,11 +34,15 @@ def _narrow(node: Any, registry: StageRegistry, defs: dict[str, Any]) -> Any:
         family = node.get("x-family")
         if family is not None:
             choices = _stage_choices(registry, Family(family), defs)
-            described = {k: v for k, v in node.items()
-                         if k in ("description", "title", "default")}
-            if node.get("type") == "array":
-                return {**described, "type": "array", "items": choices}
-            return {**described, **choices}
+            described = {k: v for k, v in node.items() if k in _KEPT}
+            if node.get("type") != "array":
+                return {**described, **choices}
+            array = {"type": "array", "items": choices}
+            if "minItems" in node:
+                array["minItems"] = node["minItems"]
+            if node.get("x-one-or-many"):
+                return {**described, "anyOf": [array, choices]}
+            return {**described, **array}
         return {k: _narrow(v, registry, defs) for k, v in node.items()}
     if isinstance(node, list):
         return [_narrow(v, registry, defs) for v in node]

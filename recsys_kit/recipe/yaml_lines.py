@@ -13,38 +13,88 @@ from recsys_kit.errors import RecipeError, RecipeIssue
 
 Loc = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: Contexts of YAML errors whose context mark (where the construct opened) is the useful line:
+#: PyYAML only notices an unclosed quote or bracket where the document (or the line) ends.
+_OPENED_AT = ("while scanning a quoted scalar", "while parsing a flow")
 
 
-def line_map(text: str) -> dict[Loc, int]:
-    """Map every key path in a YAML document to its 1-based line."""
+def _dotted(loc: Loc) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def line_map(root: yaml.Node | None) -> tuple[dict[Loc, int], list[RecipeIssue]]:
+    """Map every key path of a composed YAML document to its 1-based line.
+
+    Also returns one issue (path and line, no file) per duplicate key: YAML loaders keep only
+    the last of two equal keys, so the first would otherwise be dropped without a word.
+    """
     lines: dict[Loc, int] = {}
+    duplicates: list[RecipeIssue] = []
 
     def walk(node: yaml.Node, loc: Loc) -> None:
         lines.setdefault(loc, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
             for key, value in node.value:
-                child = (*loc, str(key.value))
-                lines[child] = key.start_mark.line + 1
+                name, line = str(key.value), key.start_mark.line + 1
+                child = (*loc, name)
+                if name in first:
+                    duplicates.append(RecipeIssue(
+                        _dotted(child),
+                        f"duplicate key '{name}' (first at line {first[name]}); YAML keeps only "
+                        "the last one. Merge the two into one.",
+                        line=line,
+                    ))
+                first.setdefault(name, line)
+                lines[child] = line
                 walk(value, child)
         elif isinstance(node, yaml.SequenceNode):
             for i, value in enumerate(node.value):
                 walk(value, (*loc, i))
 
-    root = yaml.compose(text)
     if root is not None:
         walk(root, ())
-    return lines
+    return lines, duplicates
 
 
 def expand_env(value: Any) -> Any:
-    """Expand `${VAR}` and `${VAR:-default}` in every string of a loaded document."""
+    """Expand `${VAR}` and `${VAR:-default}` in every string of a loaded document.
+
+    As in POSIX shells, `${VAR:-default}` gives the default when VAR is unset *or empty*;
+    `${VAR}` of an unset variable is the empty string.
+    """
     if isinstance(value, str):
-        return _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+        return _ENV.sub(_env_value, value)
     if isinstance(value, dict):
         return {k: expand_env(v) for k, v in value.items()}
     if isinstance(value, list):
         return [expand_env(v) for v in value]
     return value
+
+
+def _env_value(match: re.Match[str]) -> str:
+    name, default = match.group(1), match.group(2)
+    if default is None:
+        return os.environ.get(name, "")
+    return os.environ.get(name) or default
+
+
+def _yaml_issue(exc: yaml.YAMLError, file: str) -> RecipeIssue:
+    """The issue for unparseable YAML, at the line where the broken construct starts."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    context = getattr(exc, "context", None) or ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    if context_mark is not None and context.startswith(_OPENED_AT):
+        line = context_mark.line + 1
+        later = problem_mark is not None and problem_mark.line != context_mark.line
+        where = f" on line {problem_mark.line + 1}" if later else ""
+        text = f"{problem}{where}, {context} that starts here"
+    else:
+        line = problem_mark.line + 1 if problem_mark else None
+        text = f"{problem} ({context})" if context else problem
+    return RecipeIssue("", f"not valid YAML: {text}. Check indentation and quoting.",
+                       file=file, line=line)
 
 
 def read_yaml(path: Path) -> tuple[dict[str, Any], dict[Loc, int]]:
@@ -57,18 +107,22 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[Loc, int]]:
                          file=str(path))]
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError([RecipeIssue("", f"cannot read the file: {exc}", file=str(path))]) from None
-    try:
-        data = yaml.safe_load(text)
-        lines = line_map(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
         raise RecipeError(
-            [RecipeIssue("", f"not valid YAML: {problem}. Check indentation and quoting.",
-                         file=str(path), line=line)]
+            [RecipeIssue("", f"cannot read the file: {exc}", file=str(path))]
         ) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as exc:
+        raise RecipeError([_yaml_issue(exc, str(path))]) from None
+    finally:
+        loader.dispose()
+    lines, duplicates = line_map(root)
+    if duplicates:
+        for issue in duplicates:
+            issue.file = str(path)
+        raise RecipeError(duplicates)
     if not isinstance(data, dict):
         raise RecipeError(
             [RecipeIssue("", "a recipe is a YAML mapping (`version: 1`, `name: ...`, `data: ...`).",
@@ -77,34 +131,43 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[Loc, int]]:
     return expand_env(data), lines
 
 
+def _override_error(path: str, message: str) -> RecipeError:
+    return RecipeError([RecipeIssue(path, message, file="--set")])
+
+
 def apply_override(data: dict[str, Any], assignment: str) -> Loc:
     """Apply one `--set a.b.0.c=value` (value parsed as YAML) to ``data``; return its path."""
-    if "=" not in assignment:
-        raise RecipeError(
-            [RecipeIssue("", f"--set '{assignment}' needs the form path.to.key=value "
-                             "(for example --set train.lr=3e-4).", file="--set")]
-        )
-    dotted, raw = assignment.split("=", 1)
-    parts: list[str | int] = [int(p) if p.isdigit() else p for p in dotted.strip().split(".")]
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    dotted, sep, raw = assignment.partition("=")
+    dotted = dotted.strip()
+    if not sep or not dotted or "" in dotted.split("."):
+        raise _override_error("", f"'{assignment}' needs the form path.to.key=value "
+                                  "(for example --set train.lr=3e-4).")
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in dotted.split(".")]
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or exc
+        raise _override_error(dotted, f"the value {raw!r} is not valid YAML ({problem}); "
+                                      "put it in quotes.") from None
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         nxt = parts[i + 1]
         if isinstance(node, list) and isinstance(part, int):
             if part >= len(node):
-                raise RecipeError([RecipeIssue(dotted, f"--set: index {part} is past the end of "
-                                                       f"a list of {len(node)}.", file="--set")])
+                raise _override_error(dotted, f"index {part} is past the end of a list of "
+                                              f"{len(node)}.")
             node = node[part]
         elif isinstance(node, dict):
             node = node.setdefault(part, [] if isinstance(nxt, int) else {})
         else:
-            raise RecipeError([RecipeIssue(dotted, "--set: this path goes through a value that "
-                                                   "is not a mapping or list.", file="--set")])
+            raise _override_error(dotted, "this path goes through a value that is not a "
+                                          "mapping or list.")
     last = parts[-1]
-    if isinstance(node, list) and isinstance(last, int) and last < len(node):
-        node[last] = value
-    elif isinstance(node, dict):
+    if (isinstance(node, list) and isinstance(last, int) and last < len(node)) or isinstance(
+        node, dict
+    ):
         node[last] = value
     else:
-        raise RecipeError([RecipeIssue(dotted, "--set: cannot assign here.", file="--set")])
+        raise _override_error(dotted, "cannot assign here: the path goes through a value that "
+                                      "is not a mapping, or past the end of a list.")
     return tuple(parts)

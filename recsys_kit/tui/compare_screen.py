@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -109,6 +110,11 @@ class CompareScreen(Screen[None]):
         user = self.current_user()
         if user is not None:
             self.post_message(UserRequested(self.a if which == "a" else self.b, user))
+
+    @on(DataTable.RowSelected, "#disagree")
+    def _selected(self) -> None:
+        """Enter (or a second click) on a user: that user under run A."""
+        self.action_user("a")
 
     def action_swap(self) -> None:
         """Swap A and B."""

@@ -71,9 +71,6 @@ def fmt_cell(value: object) -> str:
     return str(value)
 
 
-STATUS_ICONS = {"completed": "✓", "running": "●", "failed": "✗", "interrupted": "■"}
-
-
-def fmt_status(status: str) -> str:
-    """Status with an icon (``✓ completed``)."""
-    return f"{STATUS_ICONS.get(status, '?')} {status}"
+#: Rich styles of run statuses.
+STATUS_STYLE = {"completed": "green", "running": "bold yellow", "failed": "bold red",
+                "interrupted": "magenta"}

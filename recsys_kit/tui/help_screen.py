@@ -28,7 +28,7 @@ RIGHT: list[Section] = [
              ("u", "users of this run")]),
     ("User", [("/", "jump to a user id"), ("n / p", "next / previous user"),
               ("↑ ↓", "a recommendation's why")]),
-    ("Compare", [("↑ ↓", "pick a user"), ("a / b", "that user in run A / B"),
+    ("Compare", [("↑ ↓", "pick a user"), ("Enter / b", "that user in run A / B"),
                  ("x", "swap A and B")]),
     ("SQL", [("Enter", "run (read-only)"), ("↑ ↓", "query history"), ("Ctrl+L", "clear")]),
 ]

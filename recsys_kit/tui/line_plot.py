@@ -25,6 +25,7 @@ class LinePlot(Widget):
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.colour = colour
+        self.empty = "(no values yet)"
         self.set_reactive(LinePlot.curve, curve)
 
     def render(self) -> Text:
@@ -32,7 +33,7 @@ class LinePlot(Widget):
         curve = self.curve
         title = Text(curve.label if curve else "", style="bold")
         if curve is None or not curve.values:
-            return title + Text("\n(no values yet)", style="dim")
+            return title + Text("\n" + self.empty, style="dim")
         last = curve.values[-1]
         title.append(f"  epoch {curve.epochs[-1]}: {last:.4f}", style="dim")
         if self.mark is not None:

@@ -13,7 +13,14 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from recsys_kit.tui.formatting import fmt_bytes, fmt_duration, fmt_time, fmt_value, metric_key
+from recsys_kit.tui.formatting import (
+    STATUS_STYLE,
+    fmt_bytes,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    metric_key,
+)
 from recsys_kit.tui.line_plot import LinePlot
 from recsys_kit.tui.messages import UserRequested
 from recsys_kit.tui.queries import Busy, NoResults, RunDetail
@@ -126,14 +133,16 @@ class RunScreen(Screen[None]):
         if d.status == "running" and d.started_at is not None:
             duration = max((self.tui.clock() - d.started_at).total_seconds(), 0.0)
         self.query_one("#run-summary", Static).update(Text.assemble(
-            (d.name, "bold"), "  ", (d.status, "bold"), f"  started {fmt_time(d.started_at)} UTC",
+            (d.name, "bold"), "  ", (d.status, STATUS_STYLE.get(d.status, "")),
             f"  {fmt_duration(duration)}  {d.device or '—'}  seed {d.seed}\n",
-            (f"{d.run_id}  monitor {d.monitor}  best epoch {d.best_epoch or '—'}", "dim"),
+            (f"best epoch {d.best_epoch or '—'} · monitor {d.monitor} · started "
+             f"{fmt_time(d.started_at)} UTC · {d.run_id}", "dim"),
         ))
         self._metrics(d)
         for plot_id, curve in (("#loss-plot", d.loss), ("#monitor-plot", d.monitor_curve)):
             line = self.query_one(plot_id, LinePlot)
             line.mark = d.best_epoch
+            line.empty = "(no values yet)" if d.status == "running" else "(none recorded)"
             line.curve = curve
         recipe = yaml.safe_dump(d.recipe, sort_keys=False, allow_unicode=True, width=72)
         self.query_one("#recipe-text", Static).update(

@@ -14,15 +14,13 @@ from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from recsys_kit.tui.formatting import fmt_duration, fmt_start, fmt_value
+from recsys_kit.tui.formatting import STATUS_STYLE, fmt_duration, fmt_start, fmt_value
 from recsys_kit.tui.messages import CompareRequested, RunChosen, RunsLoaded, UserRequested
 from recsys_kit.tui.queries import Busy, NoResults, RunSummary, key_metrics
 
 if TYPE_CHECKING:
     from recsys_kit.tui.app import RecsysApp
 
-STATUS_STYLE = {"completed": "green", "running": "bold yellow", "failed": "bold red",
-                "interrupted": "magenta"}
 
 
 def _column(key: str, label: str, width: int, sort: Callable[[RunSummary], Any],
@@ -30,15 +28,25 @@ def _column(key: str, label: str, width: int, sort: Callable[[RunSummary], Any],
     return key, label, width, sort, descending
 
 
+#: Name column width: least, most, and least before other columns give way (scroll).
+NAME_WIDTH = (14, 40, 20)
+
 BASE_COLUMNS = [
-    _column("name", "name\n", 14, lambda r: r.name.lower()),
     _column("status", "status\n", 9, lambda r: r.status),
     _column("start", "start\n(UTC)", 11, lambda r: r.started_at or datetime.min, True),
     _column("time", "time\n", 6, lambda r: r.duration_s, True),
-    _column("device", "device\n", 6, lambda r: r.device or ""),
     _column("epoch", "ep\n", 3, lambda r: r.epoch, True),
     _column("monitor", "monitor\n(valid)", 7, lambda r: r.monitor_value, True),
 ]
+DEVICE = _column("device", "device\n", 6, lambda r: r.device or "")
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut in the middle to ``width`` (names differ at their ends: ``x:popularity``)."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
 class RunsScreen(Screen[None]):
@@ -108,11 +116,24 @@ class RunsScreen(Screen[None]):
         """Read the file now."""
         self.reload(force=True)
 
+    def on_resize(self) -> None:
+        """Give the name column the width that is left."""
+        self.redraw()
+
     def columns(self) -> list[tuple[str, str, int, Callable[[RunSummary], Any], bool]]:
         """The table's columns: fixed ones, then the key test metrics of these runs."""
-        return BASE_COLUMNS + [
-            _column(f"test:{m}", f"{m}\n(test)", max(len(m), 7),
-                    lambda r, m=m: r.test.get(m), True) for m in key_metrics(self.runs, limit=3)]
+        metrics = [_column(f"test:{m}", f"{m}\n(test)", max(len(m), 7),
+                           lambda r, m=m: r.test.get(m), True)
+                   for m in key_metrics(self.runs, limit=3)]
+        others = [*BASE_COLUMNS, *metrics, DEVICE]
+        # The name takes what is left beside as many columns as fit (the rest scroll).
+        room = NAME_WIDTH[0]
+        for shown in range(len(others), len(BASE_COLUMNS), -1):
+            room = self.app.size.width - sum(c[2] + 2 for c in others[:shown]) - 5
+            if room >= NAME_WIDTH[2]:
+                break
+        width = min(max(room, NAME_WIDTH[0]), NAME_WIDTH[1])
+        return [_column("name", "name\n", width, lambda r: r.name.lower()), *others]
 
     def visible(self) -> list[RunSummary]:
         """The runs passing the filter, in the chosen order."""
@@ -125,26 +146,28 @@ class RunsScreen(Screen[None]):
             runs = sorted(present, key=column[3], reverse=self.sort_reverse) + missing
         return runs
 
-    def _cells(self, run: RunSummary, metrics: list[str]) -> tuple[Any, ...]:
+    def _cells(self, run: RunSummary, columns: list) -> tuple[Any, ...]:
         duration = run.duration_s
         if run.status == "running" and run.started_at is not None:
             duration = max((self.tui.clock() - run.started_at).total_seconds(), 0.0)
         mark = "✓ " if run.run_id in self.marked else ""
+        metrics = [c[0].removeprefix("test:") for c in columns if c[0].startswith("test:")]
         return (
-            Text(mark + run.name, style="bold" if mark else ""),
+            Text(mark + shorten(run.name, columns[0][2] - len(mark)),
+                 style="bold" if mark else ""),
             Text(run.status, style=STATUS_STYLE.get(run.status, "")),
-            fmt_start(run.started_at), fmt_duration(duration), run.device or "—",
+            fmt_start(run.started_at), fmt_duration(duration),
             "" if run.epoch is None else str(run.epoch),
             Text(fmt_value(run.monitor_value), justify="right"),
             *(Text(fmt_value(run.test.get(m)), justify="right") for m in metrics),
+            run.device or "—",
         )
 
     def redraw(self) -> None:
         """Show the current runs in the table, keeping the cursor on the same run."""
         table = self.query_one("#runs", DataTable)
         columns = self.columns()
-        metrics = [c[0].removeprefix("test:") for c in columns[len(BASE_COLUMNS):]]
-        rows = [(r.run_id, self._cells(r, metrics)) for r in self.visible()]
+        rows = [(r.run_id, self._cells(r, columns)) for r in self.visible()]
         if [c[:3] for c in columns] != [c[:3] for c in self._columns] or \
                 [k for k, _ in rows] != [k for k, _ in self._shown]:
             self._rebuild(table, columns, rows)

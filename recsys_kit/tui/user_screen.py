@@ -152,11 +152,12 @@ class UserScreen(Screen[None]):
                          Text("◀ test" if hit else "", style=style), key=str(r.rank))
         self.query_one("#recs-label", Label).update(f"top-{len(view.recommendations)}")
         rank = view.test_rank()
-        held = ", ".join(_label(t.item_id, t.title) for t in view.test_items) or "none"
-        where = (f"rank {rank} of {len(view.recommendations)}" if rank else
-                 f"not in the top {len(view.recommendations)}") if view.test_items else ""
-        self._summary(Text.assemble(("held out: ", "dim"), held, "  ",
-                                    (where, "bold green" if rank else "yellow")))
+        held = ", ".join(_label(t.item_id, t.title) for t in view.test_items)
+        top = len(view.recommendations)
+        where = (f"test item at rank {rank} of {top}" if rank else
+                 f"test item not in the top {top}") if view.test_items else "no test item"
+        self._summary(Text.assemble((where, "bold green" if rank else "yellow"),
+                                    (": " if held else "", "dim"), held))
         self._why(view.recommendations[0].rank if view.recommendations else 1)
 
     def _why(self, rank: int) -> None:

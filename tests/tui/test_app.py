@@ -14,6 +14,7 @@ from recsys_kit.tui.app import RecsysApp
 from recsys_kit.tui.compare_screen import CompareScreen
 from recsys_kit.tui.help_screen import HelpScreen
 from recsys_kit.tui.line_plot import LinePlot
+from recsys_kit.tui.queries import Busy
 from recsys_kit.tui.run_screen import RunScreen
 from recsys_kit.tui.runs_screen import RunsScreen
 from recsys_kit.tui.sql_screen import SqlScreen
@@ -49,7 +50,8 @@ async def test_runs_listed_newest_first_with_status_and_metrics(make_app: MakeAp
                                     "sasrec"]
         rows = {r[0]: r for r in cells(table)}
         assert rows["sasrec"][1:4] == ["completed", "01-05 10:00", "5m12s"]
-        assert rows["sasrec"][6:8] == ["0.2000", "0.2100"]  # valid monitor, test ndcg@10
+        assert rows["sasrec"][4:7] == ["8", "0.2000", "0.2100"]  # epoch, monitor, test ndcg@10
+        assert rows["sasrec"][-1] == "cpu"
         assert rows["gru4rec"][1] == "running" and rows["gru4rec"][3] == "3m20s"
         assert "5 runs" in text_of(app.screen.query_one("#runs-status", Static))
 
@@ -129,7 +131,7 @@ async def test_user_screen_history_recommendations_test_item_and_why(make_app: M
         marked = [r for r in recs if r[3] == "◀ test"]
         assert len(marked) == 1 and marked[0][0] == "1"
         summary = text_of(screen.query_one("#user-summary", Static))
-        assert "held out" in summary and "rank 1 of 10" in summary
+        assert summary.startswith("test item at rank 1 of 10: ")
         await pilot.press("slash", *"99", "enter")
         assert "No user '99'" in text_of(screen.query_one("#user-summary", Static))
         assert screen.user_id == "4"
@@ -157,7 +159,7 @@ async def test_compare_shows_differences_and_jumps_to_users(make_app: MakeApp) -
         await pilot.pause()
         assert isinstance(app.screen, UserScreen)
         assert (app.screen.run_id, app.screen.user_id) == (POP, first)
-        await pilot.press("escape", "a")
+        await pilot.press("escape", "enter")  # Enter (like a) opens the user under run A
         await pilot.pause()
         assert (app.screen.run_id, app.screen.user_id) == (SASREC, first)
 
@@ -222,7 +224,8 @@ async def test_runs_refresh_while_a_run_writes(make_app: MakeApp, results_copy: 
                         [GRU, NOW])
         await pilot.pause(0.3)
         during = {r[0]: r for r in cells(table)}["gru4rec"]
-        assert (before[5], before[6]) == ("3", "0.1230") and (during[5], during[6]) == ("4", "0.1777")
+        assert (before[4], before[5]) == ("3", "0.1230")
+        assert (during[4], during[5]) == ("4", "0.1777")
         with duckdb.connect(str(results_copy)) as con:
             con.execute("UPDATE runs SET status = 'completed', duration_s = 250 WHERE run_id = ?",
                         [GRU])
@@ -237,3 +240,40 @@ async def test_opens_without_a_results_file(make_app: MakeApp, tmp_path: Path) -
         await pilot.pause()
         assert "No results file" in text_of(app.screen.query_one("#runs-status", Static))
         assert app.screen.query_one("#runs", DataTable).row_count == 0
+
+
+async def test_run_screen_follows_a_training_run(make_app: MakeApp, results_copy: Path) -> None:
+    app = make_app(results_copy, refresh_s=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter", "2")  # gru4rec, the running run, newest first
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunScreen) and screen.run_id == GRU
+        assert "3m20s" in text_of(screen.query_one("#run-summary", Static))
+        loss = screen.query_one("#loss-plot", LinePlot)
+        assert loss.curve is not None and loss.curve.epochs == [1, 2, 3]
+        with duckdb.connect(str(results_copy)) as con:
+            con.execute("INSERT INTO metrics VALUES (?, 'train', 4, 'loss', NULL, 2.1, ?)",
+                        [GRU, NOW])
+        await pilot.pause(0.3)
+        assert loss.curve.epochs == [1, 2, 3, 4] and "epoch 4: 2.1000" in str(loss.render())
+
+
+async def test_busy_file_keeps_the_list_and_says_so(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+
+        def busy(wait_s: float | None = None) -> list:
+            raise Busy("a run is writing")
+
+        monkeypatch.setattr(app.reader, "runs", busy)
+        screen.reload(force=True)
+        await pilot.pause()
+        assert screen.query_one("#runs", DataTable).row_count == 5
+        assert "busy" in text_of(screen.query_one("#runs-status", Static))

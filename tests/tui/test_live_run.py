@@ -29,7 +29,8 @@ RUN_TINY = textwrap.dedent("""
 
     plugins = make_plugins()
     recipe = tiny(Path(sys.argv[1]))
-    outcome = Runner(plugins, Console(quiet=True)).run(validate_mapping(recipe, plugins.registry))[0]
+    loaded = validate_mapping(recipe, plugins.registry)
+    outcome = Runner(plugins, Console(quiet=True)).run(loaded)[0]
     print(outcome.status, outcome.run_id)
     sys.exit(0 if outcome.status == "completed" else 1)
 """)
@@ -56,7 +57,7 @@ async def test_recipe_completes_while_the_tui_watches(
         assert run.wait(timeout=5) == 0, (tmp_path / "run.log").read_text()
         await pilot.pause(0.5)
         row = [str(c) for c in table.get_row_at(0)]
-        assert row[0] == "tiny" and row[1] == "completed" and row[5] == "2"
+        assert row[0] == "tiny" and row[1] == "completed" and row[4] == "2"
         assert "running" in seen  # the TUI showed the run while it trained
         await pilot.press("enter")
         await pilot.pause()

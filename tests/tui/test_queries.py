@@ -17,8 +17,9 @@ from .results_fixture import BERT, GRU, POP, SASREC
 
 
 def test_runs_list_has_status_monitor_and_test_metrics(fixture_results: Path) -> None:
-    runs = {r.run_id: r for r in Reader(fixture_results).runs()}
-    assert [r.name for r in Reader(fixture_results).runs()][0] == "gru4rec"  # newest first
+    listed = Reader(fixture_results).runs()
+    runs = {r.run_id: r for r in listed}
+    assert listed[0].name == "gru4rec"  # newest first
     assert runs[SASREC].status == "completed" and runs[SASREC].epoch == 8
     assert runs[SASREC].monitor_value == pytest.approx(0.2)  # valid ndcg@10 at best epoch 6
     assert runs[SASREC].test["ndcg@10"] == pytest.approx(0.21)

@@ -1,0 +1,173 @@
+"""End to end: recipes run through the runner, then the result tables are checked with SQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from recsys_kit import hookspecs
+from recsys_kit.plugins import make_plugins
+from recsys_kit.recipe.loader import validate_mapping
+from recsys_kit.runner.pipeline import Runner
+from recsys_kit.store import ResultStore
+from recsys_kit.testing import tiny
+
+
+def test_tiny_recipe_fills_every_table(run_recipe, tmp_path: Path) -> None:
+    recipe = tiny(tmp_path / "runs", "baselines=[{plugin: popularity}]")
+    outcomes, store = run_recipe(recipe)
+    assert [o.status for o in outcomes] == ["completed", "completed"]
+    _, runs = store.query("SELECT name, status, parent_run_id IS NOT NULL, best_epoch FROM runs "
+                          "ORDER BY started_at")
+    assert runs[0][:3] == ("tiny", "completed", False) and runs[0][3] >= 1
+    assert runs[1][:3] == ("tiny:popularity", "completed", True)
+    main = outcomes[0].run_id
+    _, recs = store.query("SELECT count(DISTINCT user_id), max(rank) FROM recommendations "
+                          "WHERE run_id = ?", [main])
+    assert recs == [(120, 5)]
+    _, per_user = store.query("SELECT count(*) FROM (SELECT user_id, count(*) c, "
+                              "count(DISTINCT item_id) d FROM recommendations WHERE run_id = ? "
+                              "GROUP BY user_id) WHERE c <> d", [main])
+    assert per_user == [(0,)]
+    _, metrics = store.query("SELECT split, count(*) FROM metrics WHERE run_id = ? GROUP BY split "
+                             "ORDER BY split", [main])
+    epochs = runs[0][3]
+    assert dict(metrics)["test"] == 10  # 5 metrics x 2 cut-offs
+    assert dict(metrics)["train"] >= epochs
+    _, recipe_row = store.query("SELECT recipe->>'$.train.epochs', recipe->>'$.seed' FROM runs "
+                                "WHERE run_id = ?", [main])
+    assert recipe_row == [("2", "7")]
+    _, plugins = store.query("SELECT family, plugin, distribution FROM run_plugins "
+                             "WHERE run_id = ? AND family = 'user_encoder'", [main])
+    assert plugins == [("user_encoder", "sasrec", "recsys-kit")]
+    _, artifacts = store.query("SELECT name, bytes > 0 FROM artifacts WHERE run_id = ? "
+                               "ORDER BY name", [main])
+    assert artifacts == [("best", True), ("per_user_test_metrics", True)]
+    _, paths = store.query("SELECT path FROM artifacts WHERE run_id = ? "
+                           "AND name = 'per_user_test_metrics'", [main])
+    _, parquet = store.query("SELECT count(*), avg(\"ndcg_at_5\") FROM read_parquet(?)",
+                             [paths[0][0]])
+    assert parquet[0][0] == 120 and 0 <= parquet[0][1] <= 1
+
+
+def test_seen_items_are_never_recommended(run_recipe, tmp_path: Path) -> None:
+    outcomes, store = run_recipe(tiny(tmp_path / "runs"))
+    _, rows = store.query("""
+        SELECT count(*) FROM recommendations r JOIN runs USING (run_id)
+        JOIN interactions i ON i.data_key = runs.data_key AND i.user_id = r.user_id
+             AND i.item_id = r.item_id AND i.split IN ('train', 'valid')
+        WHERE r.run_id = ?""", [outcomes[0].run_id])
+    assert rows == [(0,)]
+
+
+def test_second_run_reuses_the_data_cache(tmp_path: Path) -> None:
+    plugins = make_plugins()
+    calls: list[str] = []
+
+    class Recorder:
+        @hookspecs.hookimpl
+        def before_stage(self, run, family, name):
+            calls.append(family)
+
+    plugins.manager.register(Recorder())
+    recipe = validate_mapping(tiny(tmp_path / "runs", "train.epochs=1"), plugins.registry)
+    Runner(plugins, Console(quiet=True)).run(recipe)
+    assert "ingest" in calls
+    calls.clear()
+    other = tiny(tmp_path / "runs", "train.epochs=1", "name=second", "train.lr=0.01")
+    Runner(plugins, Console(quiet=True)).run(validate_mapping(other, plugins.registry))
+    assert "ingest" not in calls and "train" in calls
+    _, keys = ResultStore.in_dir(tmp_path / "runs").query(
+        "SELECT count(DISTINCT data_key), count(*) FROM runs")
+    assert keys == [(1, 2)]
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_checkpoint(tmp_path: Path) -> None:
+    plugins = make_plugins()
+
+    class Interrupt:
+        @hookspecs.hookimpl
+        def after_epoch(self, run, epoch, metrics):
+            raise KeyboardInterrupt
+
+    plugins.manager.register(Interrupt())
+    recipe = validate_mapping(tiny(tmp_path / "runs", "train.epochs=5"), plugins.registry)
+    outcomes = Runner(plugins, Console(quiet=True)).run(recipe)
+    assert outcomes[0].status == "interrupted"
+    store = ResultStore.in_dir(tmp_path / "runs")
+    _, rows = store.query("SELECT r.status, a.bytes > 0 FROM runs r JOIN artifacts a "
+                          "USING (run_id) WHERE a.name = 'best'")
+    assert rows == [("interrupted", True)]
+
+
+def test_a_failing_run_is_marked_failed_with_its_error(tmp_path: Path) -> None:
+    plugins = make_plugins()
+    recipe = tiny(tmp_path / "runs")
+    recipe["data"]["ingest"] = {"plugin": "sequences",
+                                "params": {"path": str(tmp_path / "missing.txt")}}
+    outcomes = Runner(plugins, Console(quiet=True)).run(validate_mapping(recipe, plugins.registry))
+    assert outcomes[0].status == "failed"
+    _, rows = ResultStore.in_dir(tmp_path / "runs").query("SELECT status, error FROM runs")
+    assert rows[0][0] == "failed" and "missing.txt" in rows[0][1]
+
+
+READER = textwrap.dedent("""
+    import sys, time
+    from recsys_kit.store import ResultStore
+    store = ResultStore(sys.argv[1])
+    ok = 0
+    deadline = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < deadline:
+        if store.path.exists():
+            store.query("SELECT count(*) FROM metrics")
+            ok += 1
+        time.sleep(0.01)
+    print(ok)
+""")
+
+
+def test_a_run_and_a_reader_process_share_the_results_file(run_recipe, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    out.mkdir()
+    ResultStore.in_dir(out).migrate()
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(out / "results.duckdb"), "15"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        outcomes, _ = run_recipe(tiny(out, "train.epochs=3", "train.patience=3"))
+    finally:
+        stdout, stderr = reader.communicate(timeout=60)
+    assert outcomes[0].status == "completed"
+    assert reader.returncode == 0, stderr
+    assert int(stdout) > 10
+
+
+def test_real_data_recipe_runs_end_to_end(shared_data: Path, run_recipe, tmp_path: Path) -> None:
+    from recsys_kit.recipe.yaml_lines import read_yaml
+
+    recipe, _ = read_yaml(Path(__file__).resolve().parents[1] / "recipes" / "ml-100k-sasrec.yaml")
+    for key in ("interactions", "items"):
+        name = Path(recipe["data"]["ingest"]["params"][key]["path"]).name
+        recipe["data"]["ingest"]["params"][key]["path"] = str(shared_data / "ml-100k" / name)
+    recipe["output"]["dir"] = str(tmp_path / "runs")
+    outcomes, store = run_recipe(recipe, ["train.epochs=1", "model.encoders.user.params.max_len=50"])
+    assert [o.status for o in outcomes] == ["completed", "completed"]
+    _, rows = store.query("SELECT count(DISTINCT user_id) FROM recommendations WHERE run_id = ?",
+                          [outcomes[0].run_id])
+    assert rows == [(943,)]
+    _, titles = store.query("SELECT count(*) FROM items WHERE title LIKE 'Toy Story%'")
+    assert titles == [(1,)]
+
+
+@pytest.mark.gpu
+def test_tiny_recipe_on_cuda(run_recipe, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    outcomes, store = run_recipe(tiny(tmp_path / "runs", "device=cuda"))
+    assert outcomes[0].status == "completed"
+    assert store.query("SELECT device FROM runs")[1][0][0].startswith("cuda")

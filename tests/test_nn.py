@@ -1,0 +1,123 @@
+"""Model parts: SASRec causality and padding, the chunked loss, popularity, ranking masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from recsys_kit.builtin.encoders import (
+    IdEmbedding,
+    IdEmbeddingConfig,
+    Popularity,
+    TransformerConfig,
+    build_sasrec,
+)
+from recsys_kit.builtin.fusion import LastPosition
+from recsys_kit.builtin.scorers import Dot, DotConfig
+from recsys_kit.nn.batches import left_pad, next_item_pairs
+from recsys_kit.nn.losses import dot_cross_entropy
+from recsys_kit.nn.model import ModelShape, SequenceRecommender
+from recsys_kit.nn.rank import rank
+
+N_ITEMS = 30
+
+
+def model(loss: str = "cross_entropy", max_len: int = 8) -> SequenceRecommender:
+    torch.manual_seed(0)
+    shape = ModelShape(N_ITEMS, 16, max_len, np.ones(N_ITEMS + 1))
+    cfg = TransformerConfig(layers=2, heads=2, dim=16, max_len=max_len, dropout=0.0)
+    return SequenceRecommender([IdEmbedding(IdEmbeddingConfig(), shape)], build_sasrec(cfg, shape),
+                               LastPosition(), Dot(DotConfig(loss=loss, negatives=8), shape)).eval()
+
+
+def states(m: SequenceRecommender, history: list[list[int]]) -> torch.Tensor:
+    h = torch.tensor(history)
+    return m.encode(h, m.item_table())[0]
+
+
+def test_sasrec_is_causal() -> None:
+    m = model()
+    a = states(m, [[0, 0, 3, 4, 5, 6, 7, 8]])
+    b = states(m, [[0, 0, 3, 4, 5, 9, 9, 9]])
+    assert torch.allclose(a[0, :5], b[0, :5], atol=1e-5)
+    assert not torch.allclose(a[0, 5:], b[0, 5:])
+
+
+def test_left_padding_does_not_leak_into_real_positions() -> None:
+    m = model()
+    short = states(m, [[0, 0, 0, 0, 0, 4, 5, 6]])
+    other_pad = states(m, [[0, 0, 0, 0, 0, 4, 5, 6]])
+    assert torch.allclose(short, other_pad)
+    # the same items with padding in front give the same last state as a batch neighbour
+    batch = states(m, [[0, 0, 0, 0, 0, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7, 8]])
+    assert torch.allclose(batch[0, -1], short[0, -1], atol=1e-5)
+
+
+def test_chunked_cross_entropy_matches_torch() -> None:
+    torch.manual_seed(1)
+    s = torch.randn(50, 8, requires_grad=True)
+    w = torch.randn(20, 8, requires_grad=True)
+    t = torch.randint(0, 20, (50,))
+    ours = dot_cross_entropy(s, w, t, chunk=7)
+    ours.backward()
+    grads = s.grad.clone(), w.grad.clone()
+    s.grad = w.grad = None
+    ref = F.cross_entropy(s @ w.T, t)
+    ref.backward()
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
+    assert torch.allclose(grads[0], s.grad, atol=1e-6)
+    assert torch.allclose(grads[1], w.grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "sampled_softmax", "bce"])
+def test_every_loss_trains_the_model(loss: str) -> None:
+    m = model(loss).train()
+    seqs = [np.arange(1, 9) + i % 5 for i in range(32)]
+    x, y = map(torch.from_numpy, next_item_pairs(seqs, 8))
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-2)
+    first = m.loss(x, y).item()
+    for _ in range(30):
+        opt.zero_grad()
+        m.loss(x, y).backward()
+        opt.step()
+    assert m.loss(x, y).item() < first
+
+
+def test_padding_positions_produce_no_logits(monkeypatch) -> None:
+    m = model()
+    seen: list[int] = []
+    original = m.scorer.loss
+
+    def spy(s, targets, table):
+        seen.append(len(targets))
+        assert (targets != 0).all()
+        return original(s, targets, table)
+
+    monkeypatch.setattr(m.scorer, "loss", spy)
+    x, y = map(torch.from_numpy, next_item_pairs([np.array([1, 2, 3]), np.array([4, 5])], 8))
+    m.loss(x, y)
+    assert seen == [3]  # 2 + 1 real targets, not 2 x 8 positions
+
+
+def test_left_pad_and_next_item_pairs() -> None:
+    assert left_pad([np.array([1, 2, 3]), np.array([4])], 2).tolist() == [[2, 3], [0, 4]]
+    x, y = next_item_pairs([np.array([1, 2, 3]), np.array([7])], 4)
+    assert x.tolist() == [[0, 0, 1, 2]] and y.tolist() == [[0, 0, 2, 3]]
+
+
+def test_popularity_ranks_by_training_counts_and_masks_seen_items() -> None:
+    from recsys_kit.data import SequenceData
+
+    data = SequenceData(
+        user_ids=np.array(["a", "b"]), item_ids=np.array(["x", "y", "z"]),
+        offsets=np.array([0, 3, 6]), items=np.array([1, 1, 2, 3, 1, 3]),
+        split=np.array([0, 0, 2, 0, 0, 2], dtype=np.int8),
+    )
+    pop = Popularity(ModelShape(3, 4, 4, data.train_counts()))
+    pop.fit(data)
+    r = rank(pop, data.sequences(1), data.targets(2), k=2, max_len=4, batch_size=1,
+             device=torch.device("cpu"))
+    assert r.items[0].tolist()[0] == 3  # user a saw item 1 (x): z and y remain
+    assert 1 not in r.items[1].tolist()[:1]
