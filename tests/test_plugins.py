@@ -479,7 +479,8 @@ def test_completed_run_calls_the_epoch_hooks(completed: Recorded) -> None:
     inside = [i for i, (name, _) in enumerate(sequence) if name.endswith("_epoch")]
     assert inside and all(start < i < end for i in inside)  # epochs run inside the train stage
     _, rows = ResultStore.in_dir(completed.out_dir).query(
-        "SELECT epoch FROM metrics WHERE run_id = ? AND split = 'train' ORDER BY epoch",
+        "SELECT epoch FROM metrics WHERE run_id = ? AND split = 'train' AND metric = 'loss' "
+        "ORDER BY epoch",
         [completed.outcome.run_id])
     assert [r[0] for r in rows] == [c["epoch"] for c in after]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +35,6 @@ class TrainResult:
     best_value: float | None = None
     epochs: int = 0
     stopped: str = "epochs"
-    seconds_per_epoch: list[float] = field(default_factory=list)
-    sequences_per_s: list[float] = field(default_factory=list)
 
 
 def better(metric: str, new: float, old: float | None) -> bool:
@@ -112,10 +110,11 @@ class Trainer:
                 t0 = time.perf_counter()
                 loss = self._epoch(x, y, progress, batches)
                 seconds = time.perf_counter() - t0
-                metrics = {"loss": loss, **self.validate()}
+                validation = self.validate()
+                metrics = {"loss": loss, "epoch_seconds": seconds,
+                           "sequences_per_s": len(x) / seconds,
+                           "eval_seconds": time.perf_counter() - t0 - seconds, **validation}
                 result.epochs = epoch
-                result.seconds_per_epoch.append(seconds)
-                result.sequences_per_s.append(len(x) / seconds)
                 value = metrics.get(s.monitor)
                 improved = value is not None and better(s.monitor, value, result.best_value)
                 if improved:

@@ -20,6 +20,8 @@ from recsys_kit.nn.train import Trainer
 from recsys_kit.runner.context import RunContext
 from recsys_kit.store import ResultStore
 
+#: Per-epoch figures logged under split 'train'; the rest of an epoch's metrics are validation.
+TRAIN_METRICS = {"loss", "epoch_seconds", "sequences_per_s", "eval_seconds"}
 DEFAULT_MAX_LEN = 50
 DEFAULT_DIM = 64
 
@@ -83,9 +85,10 @@ def fit_and_evaluate(
                                  "nothing to train on. Check the data and the split.")
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            store.log_metrics(ctx.run_id, "train", epoch, {"loss": metrics["loss"]})
+            store.log_metrics(ctx.run_id, "train", epoch,
+                              {k: v for k, v in metrics.items() if k in TRAIN_METRICS})
             store.log_metrics(ctx.run_id, SPLIT_NAMES[VALID], epoch,
-                              {k: v for k, v in metrics.items() if k != "loss"})
+                              {k: v for k, v in metrics.items() if k not in TRAIN_METRICS})
             ctx.plugins.hook.after_epoch(run=ctx, epoch=epoch, metrics=metrics)
 
         checkpoint = ctx.artifacts_dir / "best.safetensors"

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from recsys_kit.tui.formatting import fmt_delta, fmt_value
 from recsys_kit.tui.messages import UserRequested
-from recsys_kit.tui.queries import Busy, Comparison, NoResults
+from recsys_kit.tui.queries import Comparison, ReadError
 
 if TYPE_CHECKING:
     from recsys_kit.tui.app import RecsysApp
@@ -67,7 +67,7 @@ class CompareScreen(Screen[None]):
         """Read and show the comparison of ``a`` and ``b``."""
         try:
             c = self.tui.reader.compare(self.a, self.b)
-        except (Busy, NoResults) as exc:
+        except ReadError as exc:
             self.query_one("#compare-title", Static).update(Text(str(exc), style="red"))
             return
         self.comparison = c

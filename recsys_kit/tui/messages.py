@@ -29,12 +29,3 @@ class CompareRequested(Message):
         super().__init__()
         self.a = a
         self.b = b
-
-
-class RunsLoaded(Message):
-    """The runs list was (re)read; ``count`` runs, ``changed`` when something differed."""
-
-    def __init__(self, count: int, changed: bool) -> None:
-        super().__init__()
-        self.count = count
-        self.changed = changed

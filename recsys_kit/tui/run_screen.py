@@ -23,7 +23,7 @@ from recsys_kit.tui.formatting import (
 )
 from recsys_kit.tui.line_plot import LinePlot
 from recsys_kit.tui.messages import UserRequested
-from recsys_kit.tui.queries import Busy, NoResults, RunDetail
+from recsys_kit.tui.queries import ReadError, RunDetail
 
 if TYPE_CHECKING:
     from recsys_kit.tui.app import RecsysApp
@@ -115,7 +115,7 @@ class RunScreen(Screen[None]):
             return
         try:
             detail = self.tui.reader.run(self.run_id)
-        except (Busy, NoResults) as exc:
+        except ReadError as exc:
             if force:
                 self.query_one("#run-summary", Static).update(Text(str(exc), style="red"))
             return

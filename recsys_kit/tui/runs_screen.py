@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -15,38 +13,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from recsys_kit.tui.formatting import STATUS_STYLE, fmt_duration, fmt_start, fmt_value
-from recsys_kit.tui.messages import CompareRequested, RunChosen, RunsLoaded, UserRequested
-from recsys_kit.tui.queries import Busy, NoResults, RunSummary, key_metrics
+from recsys_kit.tui.messages import CompareRequested, RunChosen, UserRequested
+from recsys_kit.tui.queries import Busy, NoResults, ReadError, RunSummary
+from recsys_kit.tui.run_columns import Column, layout, select, shorten
 
 if TYPE_CHECKING:
     from recsys_kit.tui.app import RecsysApp
-
-
-
-def _column(key: str, label: str, width: int, sort: Callable[[RunSummary], Any],
-            descending: bool = False) -> tuple[str, str, int, Callable[[RunSummary], Any], bool]:
-    return key, label, width, sort, descending
-
-
-#: Name column width: least, most, and least before other columns give way (scroll).
-NAME_WIDTH = (14, 40, 20)
-
-BASE_COLUMNS = [
-    _column("status", "status\n", 9, lambda r: r.status),
-    _column("start", "start\n(UTC)", 11, lambda r: r.started_at or datetime.min, True),
-    _column("time", "time\n", 6, lambda r: r.duration_s, True),
-    _column("epoch", "ep\n", 3, lambda r: r.epoch, True),
-    _column("monitor", "monitor\n(valid)", 7, lambda r: r.monitor_value, True),
-]
-DEVICE = _column("device", "device\n", 6, lambda r: r.device or "")
-
-
-def shorten(text: str, width: int) -> str:
-    """``text`` cut in the middle to ``width`` (names differ at their ends: ``x:popularity``)."""
-    if len(text) <= width:
-        return text
-    head = (width - 1) // 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
 class RunsScreen(Screen[None]):
@@ -68,7 +40,7 @@ class RunsScreen(Screen[None]):
         self.runs: list[RunSummary] = []
         self.marked: list[str] = []
         self.sort_key, self.sort_reverse = "start", True
-        self._columns: list[tuple[str, str, int, Callable[[RunSummary], Any], bool]] = []
+        self._columns: list[Column] = []
         self._shown: list[tuple[str, tuple[Any, ...]]] = []
         self._signature: tuple[int, ...] | None = None
         self.notice = ""
@@ -105,11 +77,11 @@ class RunsScreen(Screen[None]):
             except Busy:
                 self.notice = "results file busy (a run is writing); retrying…"
                 runs = self.runs
+            except ReadError as exc:
+                self.notice, runs = str(exc), self.runs
             else:
                 self.notice, self._signature = "", signature
-            changed = runs != self.runs
             self.runs = runs
-            self.post_message(RunsLoaded(len(runs), changed))
         self.redraw()
 
     def action_reload(self) -> None:
@@ -120,40 +92,20 @@ class RunsScreen(Screen[None]):
         """Give the name column the width that is left."""
         self.redraw()
 
-    def columns(self) -> list[tuple[str, str, int, Callable[[RunSummary], Any], bool]]:
-        """The table's columns: fixed ones, then the key test metrics of these runs."""
-        metrics = [_column(f"test:{m}", f"{m}\n(test)", max(len(m), 7),
-                           lambda r, m=m: r.test.get(m), True)
-                   for m in key_metrics(self.runs, limit=3)]
-        others = [*BASE_COLUMNS, *metrics, DEVICE]
-        # The name takes what is left beside as many columns as fit (the rest scroll).
-        room = NAME_WIDTH[0]
-        for shown in range(len(others), len(BASE_COLUMNS), -1):
-            room = self.app.size.width - sum(c[2] + 2 for c in others[:shown]) - 5
-            if room >= NAME_WIDTH[2]:
-                break
-        width = min(max(room, NAME_WIDTH[0]), NAME_WIDTH[1])
-        return [_column("name", "name\n", width, lambda r: r.name.lower()), *others]
-
     def visible(self) -> list[RunSummary]:
         """The runs passing the filter, in the chosen order."""
-        words = self.query_one("#filter", Input).value.lower().split()
-        runs = [r for r in self.runs if all(w in r.haystack() for w in words)]
-        column = next((c for c in self.columns() if c[0] == self.sort_key), None)
-        if column is not None:
-            present = [r for r in runs if column[3](r) is not None]
-            missing = [r for r in runs if column[3](r) is None]
-            runs = sorted(present, key=column[3], reverse=self.sort_reverse) + missing
-        return runs
+        columns = {c.key: c for c in layout(self.runs, self.app.size.width)}
+        return select(self.runs, self.query_one("#filter", Input).value,
+                      columns.get(self.sort_key), self.sort_reverse)
 
-    def _cells(self, run: RunSummary, columns: list) -> tuple[Any, ...]:
+    def _cells(self, run: RunSummary, columns: list[Column]) -> tuple[Any, ...]:
         duration = run.duration_s
         if run.status == "running" and run.started_at is not None:
             duration = max((self.tui.clock() - run.started_at).total_seconds(), 0.0)
         mark = "✓ " if run.run_id in self.marked else ""
-        metrics = [c[0].removeprefix("test:") for c in columns if c[0].startswith("test:")]
+        metrics = [c.key.removeprefix("test:") for c in columns if c.key.startswith("test:")]
         return (
-            Text(mark + shorten(run.name, columns[0][2] - len(mark)),
+            Text(mark + shorten(run.name, columns[0].width - len(mark)),
                  style="bold" if mark else ""),
             Text(run.status, style=STATUS_STYLE.get(run.status, "")),
             fmt_start(run.started_at), fmt_duration(duration),
@@ -166,7 +118,7 @@ class RunsScreen(Screen[None]):
     def redraw(self) -> None:
         """Show the current runs in the table, keeping the cursor on the same run."""
         table = self.query_one("#runs", DataTable)
-        columns = self.columns()
+        columns = layout(self.runs, self.app.size.width)
         rows = [(r.run_id, self._cells(r, columns)) for r in self.visible()]
         if [c[:3] for c in columns] != [c[:3] for c in self._columns] or \
                 [k for k, _ in rows] != [k for k, _ in self._shown]:
@@ -175,11 +127,12 @@ class RunsScreen(Screen[None]):
             for (key, cells), (_, old) in zip(rows, self._shown, strict=True):
                 for column, cell, before in zip(columns, cells, old, strict=True):
                     if str(cell) != str(before) or cell != before:
-                        table.update_cell(key, column[0], cell)
+                        table.update_cell(key, column.key, cell)
         self._shown = rows
         self._status(len(rows))
 
-    def _rebuild(self, table: DataTable, columns: list, rows: list) -> None:
+    def _rebuild(self, table: DataTable, columns: list[Column],
+                 rows: list[tuple[str, tuple[Any, ...]]]) -> None:
         current = self.current_run()
         self._columns = columns
         table.clear(columns=True)
@@ -252,10 +205,10 @@ class RunsScreen(Screen[None]):
 
     def action_sort(self) -> None:
         """Sort by the next column."""
-        keys = [c[0] for c in self._columns]
+        keys = [c.key for c in self._columns]
         nxt = self._columns[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key in keys \
             else self._columns[0]
-        self._sort(nxt[0], nxt[4])
+        self._sort(nxt.key, nxt.descending)
 
     def action_reverse(self) -> None:
         """Reverse the sort order."""
@@ -264,8 +217,8 @@ class RunsScreen(Screen[None]):
     @on(DataTable.HeaderSelected, "#runs")
     def _header(self, event: DataTable.HeaderSelected) -> None:
         key = str(event.column_key.value)
-        column = next(c for c in self._columns if c[0] == key)
-        self._sort(key, not self.sort_reverse if key == self.sort_key else column[4])
+        column = next(c for c in self._columns if c.key == key)
+        self._sort(key, not self.sort_reverse if key == self.sort_key else column.descending)
 
     def action_filter(self) -> None:
         """Focus the filter."""

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from recsys_kit.tui.formatting import fmt_cell
 from recsys_kit.tui.history_input import HistoryInput
-from recsys_kit.tui.queries import Busy, NoResults, SqlResult, WriteRefused
+from recsys_kit.tui.queries import ReadError, SqlResult, WriteRefused
 from recsys_kit.tui.queries.console import MAX_ROWS
 
 if TYPE_CHECKING:
@@ -69,8 +69,11 @@ class SqlScreen(Screen[None]):
         except WriteRefused as exc:
             self._message(str(exc), "bold red")
             return
-        except (duckdb.Error, Busy, NoResults) as exc:
+        except (duckdb.Error, ReadError) as exc:
             self._message(str(exc).strip(), "red")
+            return
+        except Exception as exc:  # a console must survive any query; show what went wrong
+            self._message(f"{type(exc).__name__}: {exc}", "red")
             return
         self.result = result
         box.value = ""

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
-from recsys_kit.tui.queries import Busy, NoResults, UserView
+from recsys_kit.tui.queries import ReadError, UserView
 
 if TYPE_CHECKING:
     from recsys_kit.tui.app import RecsysApp
@@ -84,7 +84,7 @@ class UserScreen(Screen[None]):
         try:
             if user is None:
                 user = self.tui.reader.first_user(self.run_id)
-        except (Busy, NoResults) as exc:
+        except ReadError as exc:
             self._summary(Text(str(exc), style="red"))
             return
         if user is None:
@@ -101,7 +101,7 @@ class UserScreen(Screen[None]):
         try:
             view = self.tui.reader.user(self.run_id, user_id)
             hint = [] if view else self.tui.reader.sample_users(self.run_id)
-        except (Busy, NoResults) as exc:
+        except ReadError as exc:
             self._summary(Text(str(exc), style="red"))
             return False
         if view is None:
@@ -195,7 +195,7 @@ class UserScreen(Screen[None]):
             return
         try:
             user = self.tui.reader.neighbour_user(self.run_id, self.user_id, step)
-        except (Busy, NoResults) as exc:
+        except ReadError as exc:
             self.notify(str(exc), severity="warning")
             return
         if user is not None:

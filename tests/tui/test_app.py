@@ -277,3 +277,20 @@ async def test_busy_file_keeps_the_list_and_says_so(
         await pilot.pause()
         assert screen.query_one("#runs", DataTable).row_count == 5
         assert "busy" in text_of(screen.query_one("#runs-status", Static))
+
+
+async def test_a_file_that_is_no_results_file_is_reported(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    app = make_app(other)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        status = text_of(app.screen.query_one("#runs-status", Static))
+        assert "Cannot read" in status and "results file" in status
+        await pilot.press("s")
+        app.screen.query_one("#sql", Input).value = "SELECT x FROM t"
+        await pilot.press("enter")
+        assert column(app.screen.query_one("#sql-result", DataTable), 0) == ["1"]

@@ -38,7 +38,9 @@ async def _open_seconds(path: Path) -> float:
 
 async def test_opens_in_under_a_second_on_a_million_recommendations(large: Path) -> None:
     assert Reader(large).sql("SELECT count(*) FROM recommendations").rows == [(1_000_000,)]
-    best = min([await _open_seconds(large) for _ in range(2)])  # best of two: a busy CI box
+    times = [await _open_seconds(large) for _ in range(2)]
+    print(f"opened in {times} s")
+    best = min(times)  # best of two: a busy CI box
     assert best < 1.0
 
 

@@ -73,6 +73,8 @@ def test_sql_reads_and_refuses_writes(fixture_results: Path) -> None:
         with pytest.raises(WriteRefused, match="read-only"):
             reader.sql(write)
     assert reader.sql("SELECT count(*) FROM runs").rows == [(5,)]
+    assert reader.sql(";").columns == [] and reader.sql("-- nothing").rows == []
+    assert reader.sql("SHOW TABLES").rows[0] == ("artifacts",)
     big = reader.sql("SELECT * FROM range(5000)")
     assert big.truncated and len(big.rows) == 1000
 
@@ -113,7 +115,8 @@ def test_formatting() -> None:
 
 
 def test_headless_modules_do_not_import_textual() -> None:
-    code = ("import sys, recsys_kit.tui, recsys_kit.tui.queries, recsys_kit.tui.plot; "
+    code = ("import sys, recsys_kit.tui, recsys_kit.tui.queries, recsys_kit.tui.plot, "
+            "recsys_kit.tui.run_columns, recsys_kit.tui.formatting; "
             "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

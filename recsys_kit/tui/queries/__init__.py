@@ -6,21 +6,34 @@ another terminal can write between two refreshes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+import duckdb
 
 from recsys_kit.tui.queries import compare as _compare
 from recsys_kit.tui.queries import console, runs, users
 from recsys_kit.tui.queries.compare import Comparison, Disagreement, MetricDiff
 from recsys_kit.tui.queries.console import SqlResult, WriteRefused
-from recsys_kit.tui.queries.reader import Busy, NoResults, connect, signature
+from recsys_kit.tui.queries.reader import (
+    Busy,
+    NoResults,
+    ReadError,
+    Unreadable,
+    connect,
+    signature,
+)
 from recsys_kit.tui.queries.runs import Curve, RunDetail, RunSummary, key_metrics
 from recsys_kit.tui.queries.users import HistoryItem, Recommendation, UserView
 
 __all__ = [
     "Busy", "Comparison", "Curve", "Disagreement", "HistoryItem", "MetricDiff", "NoResults",
-    "Reader", "Recommendation", "RunDetail", "RunSummary", "SqlResult", "UserView",
-    "WriteRefused", "key_metrics",
+    "ReadError", "Reader", "Recommendation", "RunDetail", "RunSummary", "SqlResult",
+    "Unreadable", "UserView", "WriteRefused", "key_metrics",
 ]
+
+T = TypeVar("T")
 
 
 class Reader:
@@ -38,40 +51,42 @@ class Reader:
         """Changes whenever the file (or its WAL) does."""
         return signature(self.path)
 
+    def _read(self, query: Callable[..., T], *args: object, wait_s: float | None = None) -> T:
+        """Run ``query(con, *args)`` on a fresh read-only connection; failures as ReadError."""
+        try:
+            with connect(self.path, self.wait_s if wait_s is None else wait_s) as con:
+                return query(con, *args)
+        except duckdb.Error as exc:
+            raise Unreadable(f"Cannot read {self.path}: {exc}".strip() + " Is it a recsys-kit "
+                             "results file (`recsys-kit run` writes one)?") from exc
+
     def runs(self, wait_s: float | None = None) -> list[RunSummary]:
         """The runs list, newest first."""
-        with connect(self.path, self.wait_s if wait_s is None else wait_s) as con:
-            return runs.list_runs(con)
+        return self._read(runs.list_runs, wait_s=wait_s)
 
     def run(self, run_id: str) -> RunDetail | None:
         """One run's details."""
-        with connect(self.path, self.wait_s) as con:
-            return runs.run_detail(con, run_id)
+        return self._read(runs.run_detail, run_id)
 
     def user(self, run_id: str, user_id: str) -> UserView | None:
         """One user's history and recommendations under a run."""
-        with connect(self.path, self.wait_s) as con:
-            return users.user_view(con, run_id, user_id)
+        return self._read(users.user_view, run_id, user_id)
 
     def first_user(self, run_id: str) -> str | None:
         """The first user with recommendations from the run."""
-        with connect(self.path, self.wait_s) as con:
-            return users.first_user(con, run_id)
+        return self._read(users.first_user, run_id)
 
     def neighbour_user(self, run_id: str, user_id: str, step: int) -> str | None:
         """The next (``step=1``) or previous (``step=-1``) user."""
-        with connect(self.path, self.wait_s) as con:
-            return users.neighbour_user(con, run_id, user_id, step)
+        return self._read(users.neighbour_user, run_id, user_id, step)
 
     def sample_users(self, run_id: str) -> list[str]:
         """A few user ids, for hints."""
-        with connect(self.path, self.wait_s) as con:
-            return users.sample_users(con, run_id)
+        return self._read(users.sample_users, run_id)
 
     def compare(self, a: str, b: str) -> Comparison:
         """Runs ``a`` and ``b`` compared."""
-        with connect(self.path, self.wait_s) as con:
-            return _compare.compare(con, a, b)
+        return self._read(_compare.compare, a, b)
 
     def sql(self, text: str) -> SqlResult:
         """A console query; raises :class:`WriteRefused` for writes, ``duckdb.Error`` else."""

@@ -32,25 +32,29 @@ def _kind(statement: duckdb.Statement) -> str:
     return str(statement.type).rsplit(".", 1)[-1].replace("_", " ")
 
 
-def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Raise :class:`WriteRefused` when any statement in ``sql`` is not a read."""
-    for statement in con.extract_statements(sql):
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """Raise :class:`WriteRefused` when any statement in ``sql`` is not a read; else return
+    how many statements there are."""
+    statements = con.extract_statements(sql)
+    for statement in statements:
         if statement.type not in READ_KINDS:
             raise WriteRefused(
                 f"Refused: {_kind(statement)} statements are not allowed. The SQL console is "
                 "read-only; the results file is written only by `recsys-kit run`.")
+    return len(statements)
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int = MAX_ROWS) -> SqlResult:
     """Run every statement in ``sql`` (after :func:`check_read_only`); return the last result."""
-    check_read_only(con, sql)
+    if not check_read_only(con, sql):
+        return SqlResult([], [], False)
     try:
         cur = con.execute(sql)
     except duckdb.InvalidInputException as exc:
         if "read-only" in str(exc):
             raise WriteRefused(f"Refused: the results file is opened read-only ({exc}).") from exc
         raise
-    if cur.description is None:
+    if cur is None or cur.description is None:
         return SqlResult([], [], False)
     rows = cur.fetchmany(max_rows + 1)
     return SqlResult([d[0] for d in cur.description], rows[:max_rows], len(rows) > max_rows)

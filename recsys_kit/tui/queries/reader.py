@@ -12,12 +12,20 @@ from recsys_kit.errors import StoreError
 from recsys_kit.store.connection import open_db
 
 
-class NoResults(StoreError):
+class ReadError(StoreError):
+    """The results file could not be read; the screens show the message and carry on."""
+
+
+class NoResults(ReadError):
     """The results file does not exist (yet): no run has written to it."""
 
 
-class Busy(StoreError):
+class Busy(ReadError):
     """A writer holds the results file right now; try again at the next refresh."""
+
+
+class Unreadable(ReadError):
+    """The file opened but the query failed: not a results file, or an unknown schema."""
 
 
 @contextmanager

@@ -1,0 +1,115 @@
+"""SASRec on the real datasets: quality and speed figures, printed (never asserted).
+
+    python benchmarks/sasrec_benchmarks.py                 # every benchmark, in turn
+    python benchmarks/sasrec_benchmarks.py beauty ml-1m    # some of them
+
+Each benchmark runs in a fresh process (so peak memory is its own) and prints: best-epoch
+validation and test NDCG@10 / HR@10, the popularity baseline, seconds per epoch, sequences
+per second, full-ranking evaluation time for all users, ingestion time and peak RSS.
+Datasets are read from $RECSYS_KIT_DATA (default ../shared/data).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: name -> (recipe, overrides). Published figures are quoted in docs/datasets.md.
+BENCHMARKS: dict[str, tuple[str, list[str]]] = {
+    "beauty": ("recipes/beauty-sasrec.yaml", ["train.max_minutes=25"]),
+    "ml-1m": ("recipes/ml-1m-sasrec.yaml", ["train.max_minutes=30"]),
+    "ml-1m-raw-20min": ("recipes/ml-1m-raw-sasrec.yaml", ["train.max_minutes=20"]),
+    "ml-100k": ("recipes/ml-100k-sasrec.yaml", ["train.max_minutes=5"]),
+    "scientific": ("recipes/scientific-sasrec.yaml", ["train.max_minutes=10"]),
+}
+
+
+def run_one(name: str, out_dir: Path, extra: list[str]) -> dict[str, object]:
+    """Run one benchmark in this process and return its figures."""
+    from rich.console import Console
+
+    from recsys_kit import hookspecs
+    from recsys_kit.plugins import make_plugins
+    from recsys_kit.recipe import load_recipe
+    from recsys_kit.runner.pipeline import Runner
+
+    stage_seconds: dict[str, float] = {}
+
+    class Timer:
+        @hookspecs.hookimpl
+        def after_stage(self, run, family, name, seconds):
+            stage_seconds[family] = stage_seconds.get(family, 0.0) + seconds
+
+    recipe, overrides = BENCHMARKS[name]
+    plugins = make_plugins(extra=[Timer()])
+    loaded = load_recipe(ROOT / recipe, plugins.registry,
+                         [*overrides, f"output.dir={out_dir}", *extra])
+    started = time.perf_counter()
+    outcomes = Runner(plugins, Console(stderr=True)).run(loaded)
+    wall = time.perf_counter() - started
+    main = outcomes[0]
+    if main.error is not None:
+        raise main.error
+    from recsys_kit.store import ResultStore
+
+    store = ResultStore.in_dir(out_dir)
+    _, train = store.query(
+        "SELECT metric, avg(value), count(*) FROM metrics WHERE run_id = ? AND split = 'train' "
+        "GROUP BY metric", [main.run_id])
+    per_epoch = {m: v for m, v, _ in train}
+    epochs = max((n for _, _, n in train), default=0)
+    _, best = store.query(
+        "SELECT m.value FROM metrics m JOIN runs r USING (run_id) WHERE run_id = ? "
+        "AND split = 'valid' AND metric = 'ndcg' AND k = 10 AND epoch = r.best_epoch",
+        [main.run_id])
+    return {
+        "benchmark": name,
+        "epochs": epochs,
+        "best_epoch_valid_ndcg@10": best[0][0] if best else None,
+        "test_ndcg@10": main.metrics.get("ndcg@10"),
+        "test_hr@10": main.metrics.get("hr@10"),
+        "popularity_ndcg@10": outcomes[1].metrics.get("ndcg@10") if len(outcomes) > 1 else None,
+        "popularity_hr@10": outcomes[1].metrics.get("hr@10") if len(outcomes) > 1 else None,
+        "s_per_epoch": per_epoch.get("epoch_seconds"),
+        "sequences_per_s": per_epoch.get("sequences_per_s"),
+        "eval_s_all_users": per_epoch.get("eval_seconds"),
+        "ingest_s": stage_seconds.get("ingest"),
+        "data_stages_s": main.data_seconds,
+        "wall_s": wall,
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+
+
+def main(argv: list[str]) -> None:
+    """Run the named benchmarks (default: all) each in its own process; print a table."""
+    if len(argv) >= 2 and argv[0] == "--one":
+        out = Path(argv[2])
+        print("RESULT " + json.dumps(run_one(argv[1], out, argv[3:])), flush=True)
+        return
+    names = [a for a in argv if not a.startswith("--")] or list(BENCHMARKS)
+    extra = [a[len("--set="):] for a in argv if a.startswith("--set=")]
+    results = []
+    for name in names:
+        out = ROOT / "runs" / "benchmarks" / name
+        proc = subprocess.run([sys.executable, __file__, "--one", name, str(out), *extra],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if proc.returncode or line is None:
+            print(f"{name}: failed (exit {proc.returncode})", flush=True)
+            continue
+        results.append(json.loads(line[len("RESULT "):]))
+        print(json.dumps(results[-1]), flush=True)
+    keys = list(results[0]) if results else []
+    print("\n" + " | ".join(keys))
+    for r in results:
+        print(" | ".join(f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k]) for k in keys))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
