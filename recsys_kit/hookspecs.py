@@ -1,7 +1,7 @@
 """Every hook recsys-kit calls, grouped by phase.
 
-Plugins implement these with ``@recsys_kit.hookimpl`` in a module named under the
-``recsys_kit`` entry-point group. Built-in stages use exactly the same door.
+Plugins implement these with ``@hookimpl`` (``from recsys_kit import hookimpl``) in a module
+named under the ``recsys_kit`` entry-point group. Built-in stages use exactly the same door.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def register_stages() -> list[StageSpec]:
     """Return the stages this plugin adds.
 
     Called once when the plugin manager is built. Every result list is merged into one
-    registry; two stages of the same family and name are an error naming both distributions.
+    registry; two stages of the same family and name are a clash naming both distributions,
+    which stops `run`, `validate` and `schema`.
     """
 
 
@@ -53,7 +54,7 @@ def after_run(run: RunContext, status: str, metrics: dict[str, float]) -> None:
 
 @hookspec
 def on_error(run: RunContext, error: BaseException) -> None:
-    """Called when a run fails, before its row is marked ``failed``.
+    """Called when a run fails, after its row is marked ``failed``.
 
     Must not raise; the run's own error is what the user sees.
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -47,16 +48,27 @@ class StageSpec:
       ``factory(config, shape)``, where ``shape`` is a ``recsys_kit.nn.model.ModelShape``
       (vocabulary size, width, longest history); it returns an ``nn.Module``.
 
+    ``factory`` may also be a ``"module:attribute"`` string, imported only when the stage is
+    built: that keeps heavy imports (torch) out of ``validate``, ``plugins`` and ``schema``.
+
     ``distribution`` and ``version`` are filled in from the plugin's installed metadata.
     """
 
     family: Family
     name: str
     config: type[StageConfig]
-    factory: Callable[..., Any]
+    factory: Callable[..., Any] | str
     description: str = ""
     distribution: str = field(default="", compare=False)
     version: str = field(default="", compare=False)
+
+    def build(self, *args: Any) -> Any:
+        """Call the factory (importing it first when it is given as ``"module:attribute"``)."""
+        factory = self.factory
+        if isinstance(factory, str):
+            module, _, attribute = factory.partition(":")
+            factory = getattr(importlib.import_module(module), attribute)
+        return factory(*args)
 
 
 @dataclass(frozen=True)

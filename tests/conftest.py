@@ -9,9 +9,8 @@ import pytest
 
 pytest_plugins = ["recsys_kit.testing"]
 
-SHARED_DATA = Path(
-    os.environ.get("RECSYS_KIT_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-).resolve()
+DEFAULT_SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("RECSYS_KIT_SHARED_DATA", DEFAULT_SHARED)).resolve()
 
 
 @pytest.fixture(scope="session")

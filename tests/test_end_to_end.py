@@ -154,7 +154,8 @@ def test_real_data_recipe_runs_end_to_end(shared_data: Path, run_recipe, tmp_pat
         name = Path(recipe["data"]["ingest"]["params"][key]["path"]).name
         recipe["data"]["ingest"]["params"][key]["path"] = str(shared_data / "ml-100k" / name)
     recipe["output"]["dir"] = str(tmp_path / "runs")
-    outcomes, store = run_recipe(recipe, ["train.epochs=1", "model.encoders.user.params.max_len=50"])
+    outcomes, store = run_recipe(recipe, ["train.epochs=1",
+                                          "model.encoders.user.params.max_len=50"])
     assert [o.status for o in outcomes] == ["completed", "completed"]
     _, rows = store.query("SELECT count(DISTINCT user_id) FROM recommendations WHERE run_id = ?",
                           [outcomes[0].run_id])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recsys_kit.builtin.evaluators import RankingConfig, RankingEvaluator
-from recsys_kit.nn.rank import Ranking
+from recsys_kit.ranking import Ranking
 
 
 def evaluate(items, targets, k=(1, 3)):

@@ -7,19 +7,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recsys_kit.builtin.encoders import (
-    IdEmbedding,
-    IdEmbeddingConfig,
-    Popularity,
-    TransformerConfig,
-    build_sasrec,
-)
-from recsys_kit.builtin.fusion import LastPosition
-from recsys_kit.builtin.scorers import Dot, DotConfig
+from recsys_kit.builtin.encoders import IdEmbeddingConfig, TransformerConfig
+from recsys_kit.builtin.scorers import DotConfig
 from recsys_kit.nn.batches import left_pad, next_item_pairs
+from recsys_kit.nn.dot import Dot
+from recsys_kit.nn.embeddings import IdEmbedding
+from recsys_kit.nn.fusions import LastPosition
 from recsys_kit.nn.losses import dot_cross_entropy
 from recsys_kit.nn.model import ModelShape, SequenceRecommender
+from recsys_kit.nn.popularity import Popularity
 from recsys_kit.nn.rank import rank
+from recsys_kit.nn.sasrec import build_sasrec
 
 N_ITEMS = 30
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pytest
+from rich.console import Console
 
 from recsys_kit.builtin.split import LeaveOneOut, LeaveOneOutConfig, Temporal, TemporalConfig
 from recsys_kit.builtin.tokenize import ItemIds, ItemIdsConfig
 from recsys_kit.columns import TEST, TRAIN, VALID
 from recsys_kit.errors import DataError
 from recsys_kit.runner.context import DataContext
-from rich.console import Console
 
 
 def context(rows: list[tuple[str, str, float]]) -> DataContext:

@@ -22,9 +22,9 @@ def documented_tables() -> dict[str, dict[str, str]]:
     for line in DOCS.read_text().splitlines():
         if m := re.match(r"^### (\w+)$", line):
             current = tables.setdefault(m.group(1), {})
-        elif current is not None and (m := re.match(r"^\| (\w+) \| (\w+) \|", line)):
-            if m.group(1) != "column":
-                current[m.group(1)] = m.group(2)
+        elif (current is not None and (m := re.match(r"^\| (\w+) \| (\w+) \|", line))
+              and m.group(1) != "column"):
+            current[m.group(1)] = m.group(2)
     return tables
 
 

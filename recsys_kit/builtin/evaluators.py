@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from recsys_kit.hookspecs import hookimpl
-from recsys_kit.nn.rank import Ranking
+from recsys_kit.ranking import Ranking
 from recsys_kit.stages import Family, StageConfig, StageSpec
 
 MetricName = Literal["hr", "ndcg", "mrr", "recall", "precision"]

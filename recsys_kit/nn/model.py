@@ -89,7 +89,9 @@ class Scorer(nn.Module):
         """``states`` (N, D), ``table`` (n_tokens, D) -> (N, n_tokens)."""
         raise NotImplementedError
 
-    def loss(self, states: torch.Tensor, targets: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    def loss(
+        self, states: torch.Tensor, targets: torch.Tensor, table: torch.Tensor
+    ) -> torch.Tensor:
         """Mean loss of ``states`` (N, D) predicting ``targets`` (N,) tokens."""
         raise NotImplementedError
 
@@ -111,7 +113,9 @@ class SequenceRecommender(nn.Module):
         tables = [enc.table() for enc in self.items]
         return tables[0] if len(tables) == 1 else torch.stack(tables).sum(0)
 
-    def encode(self, history: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, history: torch.Tensor, table: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """States (B, L, D) and the valid mask of a left-padded token history."""
         valid = history != 0
         return self.user(table[history], valid), valid

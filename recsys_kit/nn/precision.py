@@ -6,7 +6,7 @@ import torch
 
 
 def bf16_supported(device: torch.device) -> bool:
-    """Whether ``device`` runs bf16 matrix products natively (CUDA, or CPUs with AVX512-BF16/AMX)."""
+    """Whether ``device`` computes bf16 matrix products natively (CUDA, AVX512-BF16/AMX CPUs)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":

@@ -72,7 +72,9 @@ class Trainer:
             lr=settings.lr, weight_decay=settings.weight_decay,
         )
 
-    def _epoch(self, inputs: torch.Tensor, targets: torch.Tensor, progress: Progress, task) -> float:
+    def _epoch(
+        self, inputs: torch.Tensor, targets: torch.Tensor, progress: Progress, task: int
+    ) -> float:
         self.model.train()
         order = torch.randperm(len(inputs), device=inputs.device)
         bs = self.settings.batch_size

@@ -27,7 +27,7 @@ class ResolvedStage:
     def build(self) -> Any:
         """Instantiate a data or evaluator stage: ``factory(config)`` (model stages are built
         with ``factory(config, shape)`` by the runner)."""
-        return self.spec.factory(self.config)
+        return self.spec.build(self.config)
 
 
 @dataclass

@@ -15,8 +15,9 @@ from recsys_kit.data import SequenceData
 from recsys_kit.errors import RecsysKitError
 from recsys_kit.nn.batches import next_item_pairs
 from recsys_kit.nn.model import DirectRecommender, ModelShape, SequenceRecommender
-from recsys_kit.nn.rank import Ranking, rank
+from recsys_kit.nn.rank import rank
 from recsys_kit.nn.train import Trainer
+from recsys_kit.ranking import Ranking
 from recsys_kit.runner.context import RunContext
 from recsys_kit.store import ResultStore
 
@@ -43,7 +44,7 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[torch.nn.Module, i
     shape = ModelShape.of(data, dim=dim, max_len=max_len)
 
     def make(stage):
-        return stage.spec.factory(stage.config, shape)
+        return stage.spec.build(stage.config, shape)
 
     encoder = make(user)
     if isinstance(encoder, DirectRecommender):

@@ -136,10 +136,11 @@ class Runner:
             outcome.status, outcome.error = "failed", exc
             text = str(exc) if isinstance(exc, RecsysKitError) else "".join(
                 traceback.format_exception(exc))
+            store.finish_run(run_id, "failed", error=text)
             try:
                 hook.on_error(run=ctx, error=exc)
-            finally:
-                store.finish_run(run_id, "failed", error=text)
+            except Exception as hook_error:  # a logger's bug must not hide the run's error
+                self.console.print(f"[yellow]warning:[/] an on_error hook raised {hook_error!r}")
         outcome.seconds = time.perf_counter() - started
         return outcome
 

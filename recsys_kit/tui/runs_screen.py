@@ -243,6 +243,7 @@ class RunsScreen(Screen[None]):
         if self.focused is filt:
             if event.key in ("down", "up", "pagedown", "pageup"):
                 self.query_one("#runs", DataTable).focus()
+                event.stop()  # the cursor stays on the first match
             elif event.key == "escape":
                 self.action_clear_filter()
                 event.stop()

@@ -73,7 +73,9 @@ async def test_sort_by_column_and_filter_by_typing(make_app: MakeApp) -> None:
         await pilot.press("b", "e", "r", "t")  # typing starts the filter
         assert screen.query_one("#filter", Input).value == "bert"
         assert column(table, 0) == ["bert4rec"]
-        await pilot.press("escape")
+        await pilot.press("down")  # back to the list, on the first match
+        assert screen.focused is table and screen.current_run() == BERT
+        await pilot.press("slash", "escape")
         assert table.row_count == 5 and screen.focused is table
 
 

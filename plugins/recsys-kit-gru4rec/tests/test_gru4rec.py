@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import torch
 from pydantic import ValidationError
-from recsys_kit_gru4rec.stages import Gru4Rec, Gru4RecConfig, build_gru4rec
+from recsys_kit_gru4rec.model import Gru4Rec, build_gru4rec
+from recsys_kit_gru4rec.stages import Gru4RecConfig
 
 from recsys_kit.errors import RecipeError
 from recsys_kit.nn.model import ModelShape, UserEncoder

@@ -4,7 +4,7 @@ Installing the distribution registers the ``gru4rec`` user encoder through the `
 entry-point group; use it in a recipe as ``model.encoders.user.plugin: gru4rec``.
 """
 
-from recsys_kit_gru4rec.stages import Gru4Rec, Gru4RecConfig, build_gru4rec
+from recsys_kit_gru4rec.stages import Gru4RecConfig
 
-__all__ = ["Gru4Rec", "Gru4RecConfig", "build_gru4rec"]
+__all__ = ["Gru4RecConfig"]
 __version__ = "0.1.0"

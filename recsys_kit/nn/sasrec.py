@@ -1,0 +1,89 @@
+"""SASRec (Kang & McAuley, 2018): a causal transformer over item vectors, on SDPA."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recsys_kit.builtin.encoders import TransformerConfig
+from recsys_kit.nn.model import ModelShape, UserEncoder
+
+
+class SelfAttentionBlock(nn.Module):
+    """Pre-norm self-attention and feed-forward, on ``scaled_dot_product_attention``."""
+
+    def __init__(
+        self, dim: int, heads: int, dropout: float, ffn_mult: int, attn_dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by heads {heads}")
+        self.heads, self.attn_dropout = heads, attn_dropout
+        self.norm_attn = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm_ffn = nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, dim * ffn_mult), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(dim * ffn_mult, dim),
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        """``x`` (B, L, D); ``attn_mask`` (B, 1, L, L) bool, True where attending is allowed."""
+        b, length, d = x.shape
+        q, k, v = (
+            self.qkv(self.norm_attn(x)).view(b, length, 3, self.heads, d // self.heads)
+            .permute(2, 0, 3, 1, 4)
+        )
+        attended = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.attn_dropout if self.training else 0.0
+        )
+        x = x + self.drop(self.proj(attended.transpose(1, 2).reshape(b, length, d)))
+        return x + self.drop(self.ffn(self.norm_ffn(x)))
+
+
+class TransformerEncoder(UserEncoder):
+    """Positional embeddings and a stack of self-attention blocks; causal or bidirectional."""
+
+    def __init__(self, config: TransformerConfig, causal: bool) -> None:
+        super().__init__()
+        self.causal = causal
+        self.scale = math.sqrt(config.dim)
+        self.positions = nn.Embedding(config.max_len, config.dim)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(
+            SelfAttentionBlock(config.dim, config.heads, config.dropout, config.ffn_mult,
+                               config.attn_dropout)
+            for _ in range(config.layers)
+        )
+        self.norm = nn.LayerNorm(config.dim)
+
+    def attention_mask(self, valid: torch.Tensor) -> torch.Tensor:
+        """Keys must be real items (and earlier, if causal); each position sees itself."""
+        length = valid.shape[1]
+        allowed = valid[:, None, None, :].expand(-1, 1, length, length)
+        if self.causal:
+            allowed = allowed & torch.ones(
+                length, length, dtype=torch.bool, device=valid.device
+            ).tril()
+        eye = torch.eye(length, dtype=torch.bool, device=valid.device)
+        return allowed | eye
+
+    def forward(self, items: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """States for every position of a left-padded history."""
+        length = items.shape[1]
+        pos = self.positions.weight[-length:]
+        x = self.drop(items * self.scale + pos) * valid.unsqueeze(-1)
+        mask = self.attention_mask(valid)
+        for block in self.blocks:
+            x = block(x, mask) * valid.unsqueeze(-1)
+        return self.norm(x)
+
+
+def build_sasrec(config: TransformerConfig, shape: ModelShape) -> TransformerEncoder:
+    """SASRec (Kang & McAuley, 2018): causal self-attention, next-item objective."""
+    return TransformerEncoder(config, causal=True)
