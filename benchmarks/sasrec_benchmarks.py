@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: name -> (recipe, overrides). Published figures are quoted in docs/datasets.md.
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
-    "beauty": ("recipes/beauty-sasrec.yaml", ["train.max_minutes=25"]),
-    "ml-1m": ("recipes/ml-1m-sasrec.yaml", ["train.max_minutes=30"]),
     "ml-1m-raw-20min": ("recipes/ml-1m-raw-sasrec.yaml", ["train.max_minutes=20"]),
-    "ml-100k": ("recipes/ml-100k-sasrec.yaml", ["train.max_minutes=5"]),
-    "scientific": ("recipes/scientific-sasrec.yaml", ["train.max_minutes=10"]),
+    "beauty": ("recipes/beauty-sasrec.yaml", ["train.max_minutes=20"]),
+    "ml-1m": ("recipes/ml-1m-sasrec.yaml", ["train.max_minutes=25"]),
+    "ml-100k": ("recipes/ml-100k-sasrec.yaml", ["train.max_minutes=4"]),
+    "scientific": ("recipes/scientific-sasrec.yaml", ["train.max_minutes=8"]),
 }
 
 

@@ -237,10 +237,13 @@ def test_schema_prints_json(cli: Cli) -> None:
 # -- sql ---------------------------------------------------------------------------------------
 
 
-def test_sql_without_results_file_is_one_clear_paragraph(cli: Cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["sql", "SELECT * FROM runs"], ["tui"]])
+def test_without_results_file_is_one_clear_paragraph(
+    cli: Cli, tmp_path: Path, command: list[str]
+) -> None:
     missing = tmp_path / "nowhere" / "results.duckdb"
-    result = cli("sql", "SELECT * FROM runs", "--results", str(missing))
-    assert result.code != 0
+    result = cli(*command, "--results", str(missing))
+    assert result.code == 1
     assert_no_traceback(result)
     assert result.out == ""
     assert "No results file at" in result.err_text
@@ -249,9 +252,12 @@ def test_sql_without_results_file_is_one_clear_paragraph(cli: Cli, tmp_path: Pat
     assert "\n\n" not in result.err.strip()
 
 
-def test_sql_default_results_path_is_relative_to_cwd(cli: Cli, tmp_path: Path) -> None:
-    result = cli("sql", "SELECT 1", cwd=tmp_path)
-    assert result.code != 0
+@pytest.mark.parametrize("command", [["sql", "SELECT 1"], ["tui"]])
+def test_default_results_path_is_relative_to_cwd(
+    cli: Cli, tmp_path: Path, command: list[str]
+) -> None:
+    result = cli(*command, cwd=tmp_path)
+    assert result.code == 1
     assert_no_traceback(result)
     assert "runs/results.duckdb" in result.err_text
 
@@ -333,28 +339,6 @@ def test_sql_table_cells_are_not_rich_markup(cli: Cli, results: Path) -> None:
     assert result.code == 0, result.err
     assert "[bold]x[/]" in result.out
     assert "[red]v" in result.out
-
-
-# -- tui ---------------------------------------------------------------------------------------
-
-
-def test_tui_without_results_file_is_one_clear_paragraph(cli: Cli, tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere" / "results.duckdb"
-    result = cli("tui", "--results", str(missing))
-    assert result.code == 1
-    assert_no_traceback(result)
-    assert result.out == ""
-    assert "No results file at" in result.err_text
-    assert str(missing) in result.err_text
-    assert "--results" in result.err_text
-    assert "\n\n" not in result.err.strip()
-
-
-def test_tui_default_results_path_is_relative_to_cwd(cli: Cli, tmp_path: Path) -> None:
-    result = cli("tui", cwd=tmp_path)
-    assert result.code == 1
-    assert_no_traceback(result)
-    assert "runs/results.duckdb" in result.err_text
 
 
 # -- in-process: the command with a plugin set of the test's choosing --------------------------

@@ -172,3 +172,20 @@ def test_tiny_recipe_on_cuda(run_recipe, tmp_path: Path) -> None:
     outcomes, store = run_recipe(tiny(tmp_path / "runs", "device=cuda"))
     assert outcomes[0].status == "completed"
     assert store.query("SELECT device FROM runs")[1][0][0].startswith("cuda")
+
+
+def test_skipped_bad_rows_are_recorded_as_an_artifact(run_recipe, tmp_path: Path) -> None:
+    lines = [f"{u} {i} 5 {u * 100 + i}" for u in range(1, 21) for i in range(1, 8)]
+    lines.insert(3, "1 oops")
+    lines.insert(10, "2 3 x 9")
+    path = tmp_path / "ratings.txt"
+    path.write_text("\n".join(lines) + "\n")
+    recipe = tiny(tmp_path / "runs")
+    recipe["data"]["ingest"] = {"plugin": "files", "params": {
+        "interactions": {"path": str(path), "delimiter": " ", "header": False,
+                         "columns": ["user_id", "item_id", "rating", "ts"]},
+        "on_bad_rows": "skip"}}
+    _, store = run_recipe(recipe, ["train.epochs=1"])
+    _, rows = store.query("SELECT path FROM artifacts WHERE name = 'skipped_rows'")
+    text = Path(rows[0][0]).read_text()
+    assert "ratings.txt,4," in text and "ratings.txt,11," in text

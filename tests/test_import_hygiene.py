@@ -1,4 +1,4 @@
-"""The fast commands (validate, plugins, schema, sql) never import torch, transformers or textual."""
+"""The fast commands (validate, plugins, schema, sql) import no torch, transformers or textual."""
 
 from __future__ import annotations
 

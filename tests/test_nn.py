@@ -119,3 +119,13 @@ def test_popularity_ranks_by_training_counts_and_masks_seen_items() -> None:
              device=torch.device("cpu"))
     assert r.items[0].tolist()[0] == 3  # user a saw item 1 (x): z and y remain
     assert 1 not in r.items[1].tolist()[:1]
+
+
+def test_ranking_scores_are_float32_under_bf16_autocast() -> None:
+    m = model()
+    history = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        scores = m.scores(history)
+    assert scores.dtype == torch.float32
+    finite = scores[scores.isfinite()]
+    assert len(torch.unique(finite)) == len(finite)  # no ties from bf16 rounding

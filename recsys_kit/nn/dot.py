@@ -19,8 +19,13 @@ class Dot(Scorer):
         self.n_items = shape.n_items
 
     def logits(self, states: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """Scores of every token; padding (0) and mask (last) are -inf."""
-        out = states @ table.T
+        """Scores of every token in float32; padding (0) and mask (last) are -inf.
+
+        Ranking scores stay in float32 even under bf16 autocast: bf16 keeps 8 bits of
+        mantissa, so close scores would tie and the top-K order would depend on item ids.
+        """
+        with torch.autocast(states.device.type, enabled=False):
+            out = states.float() @ table.float().T
         out[:, 0] = float("-inf")
         out[:, self.n_items + 1:] = float("-inf")
         return out

@@ -1,4 +1,4 @@
-"""The one place that decides the compute precision (bf16 autocast or fp32) for a device."""
+"""Device-dependent choices in one place: compute precision, host-to-device copies."""
 
 from __future__ import annotations
 
@@ -18,3 +18,10 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     """An autocast context: ``auto`` uses bf16 where the device supports it natively."""
     enabled = precision == "bf16" or (precision == "auto" and bf16_supported(device))
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a CPU tensor to ``device``: through pinned memory, without blocking, on CUDA."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)

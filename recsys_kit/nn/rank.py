@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from recsys_kit.nn.batches import left_pad
-from recsys_kit.nn.precision import autocast
+from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.ranking import Ranking
 
 
@@ -33,7 +33,7 @@ def rank(
     for start in range(0, len(users), batch_size):
         batch = users[start:start + batch_size]
         seqs = [histories[u] for u in batch]
-        history = torch.from_numpy(left_pad(seqs, max_len)).to(device, non_blocking=True)
+        history = to_device(torch.from_numpy(left_pad(seqs, max_len)), device)
         with autocast(device, precision):
             scores = model.scores(history).float()
         if mask_seen:

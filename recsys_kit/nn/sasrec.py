@@ -54,6 +54,8 @@ class TransformerEncoder(UserEncoder):
         self.causal = causal
         self.scale = math.sqrt(config.dim)
         self.positions = nn.Embedding(config.max_len, config.dim)
+        # Positions must not drown the (scaled) item vectors: the default N(0, 1) init does.
+        nn.init.xavier_normal_(self.positions.weight)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             SelfAttentionBlock(config.dim, config.heads, config.dropout, config.ffn_mult,

@@ -21,7 +21,7 @@ from rich.progress import (
 from safetensors.torch import load_file, save_file
 
 from recsys_kit.nn.model import SequenceRecommender
-from recsys_kit.nn.precision import autocast
+from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.recipe.models import TrainSection
 
 LOWER_IS_BETTER = {"rmse", "mae", "loss"}
@@ -99,8 +99,8 @@ class Trainer:
     def fit(self, inputs: np.ndarray, targets: np.ndarray) -> TrainResult:
         """Train until epochs, patience or the time budget run out; reload the best weights."""
         s = self.settings
-        x = torch.from_numpy(inputs).to(self.device, non_blocking=True)
-        y = torch.from_numpy(targets).to(self.device, non_blocking=True)
+        x = to_device(torch.from_numpy(inputs), self.device)
+        y = to_device(torch.from_numpy(targets), self.device)
         result, waited, started = TrainResult(), 0, time.monotonic()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
 from recsys_kit.runner.context import DataContext
 
 #: Bump when the cached format or the data stages' meaning changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 T = TypeVar("T")
 StageHook = Callable[[str, str], Callable[[], None]]
@@ -26,11 +27,12 @@ StageHook = Callable[[str, str], Callable[[], None]]
 
 @dataclass
 class PreparedData:
-    """Tokenized data, the cache key it is stored under, and whether it came from cache."""
+    """Tokenized data, its cache key, whether it came from cache, and skipped input rows."""
 
     data: SequenceData
     key: str
     cached: bool
+    skipped_rows: Path | None = None
 
 
 def _fingerprint(path: Path) -> dict[str, object]:
@@ -68,9 +70,11 @@ def prepare_data(
     ingest = loaded.stage("data.ingest").build()
     key = data_key(loaded, ingest)
     path = cache_dir / f"data-{key}.npz"
+    skipped = cache_dir / f"data-{key}-skipped-rows.csv"
     if path.exists():
         console.print(f"[dim]data stages: cached ({path})[/]")
-        return PreparedData(SequenceData.load(path), key, cached=True)
+        return PreparedData(SequenceData.load(path), key, cached=True,
+                            skipped_rows=skipped if skipped.exists() else None)
     ctx = DataContext(con=duckdb.connect(), seed=loaded.recipe.seed, console=console)
     try:
         _timed(stage_hook, loaded.stage("data.ingest"), lambda: ingest.run(ctx))
@@ -85,7 +89,13 @@ def prepare_data(
     assert data is not None  # the recipe checks guarantee an item_ids tokenizer
     cache_dir.mkdir(parents=True, exist_ok=True)
     data.save(path)
-    return PreparedData(data, key, cached=False)
+    rows = ctx.notes.get("ingest_skipped")
+    if rows:
+        with skipped.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["file", "line", "reason"])
+            writer.writerows(rows)
+    return PreparedData(data, key, cached=False, skipped_rows=skipped if rows else None)
 
 
 def _timed(stage_hook: StageHook, stage: ResolvedStage, fn: Callable[[], T]) -> T:

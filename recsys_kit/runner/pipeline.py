@@ -123,6 +123,8 @@ class Runner:
                 self._store_dataset(store, prepared)
             outcome.prepared = prepared
             store.set_data_key(run_id, prepared.key)
+            if prepared.skipped_rows is not None:
+                store.add_artifact(run_id, "skipped_rows", "csv", prepared.skipped_rows)
             result = fit_and_evaluate(ctx, prepared.data, store, self._stage_hook(ctx))
             outcome.metrics = result.test_metrics
             outcome.status = "completed"
