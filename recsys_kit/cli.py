@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -85,13 +86,22 @@ def run(
 
     plugins = _plugins()
     loaded = load_recipe(recipe, plugins.registry, set_ or [])
+    signal.signal(signal.SIGTERM, _terminate)
     outcomes = Runner(plugins, err).run(loaded)
     _print_outcomes(outcomes, loaded.recipe.output.dir)
-    main = outcomes[0]
-    if main.status == "interrupted":
+    if any(o.status == "interrupted" for o in outcomes):
         raise typer.Exit(130)
-    if main.error is not None:
-        raise main.error
+    failed = [o for o in outcomes if o.error is not None]
+    for o in failed[1:]:
+        err.print(f"[bold red]error[/] in {escape(o.name)}: {escape(str(o.error))}",
+                  highlight=False)
+    if failed:
+        raise failed[0].error
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler, `timeout`) ends the run like Ctrl-C: marked, checkpoint kept."""
+    raise KeyboardInterrupt
 
 
 def _print_outcomes(outcomes: list[RunOutcome], out_dir: str) -> None:
@@ -211,3 +221,13 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        if STATE["debug"]:
+            raise
+        err.print(
+            f"[bold red]unexpected error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}. "
+            "This is likely a bug in recsys-kit or a plugin: run again with --debug for the "
+            "traceback (a failed run also stores it in runs.error) and report it.",
+            highlight=False,
+        )
+        sys.exit(1)

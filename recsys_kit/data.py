@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +87,8 @@ class SequenceData:
             arrays["ratings"] = self.ratings
         for name, values in self.item_side.items():
             arrays[f"side__{name}"] = values.astype(str)
-        tmp = path.with_suffix(".tmp.npz")
+        # A name of its own per writer: two runs over the same data may save at once.
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp.npz")
         np.savez(tmp, **arrays)
         tmp.replace(path)
 

@@ -6,13 +6,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Token in ``Ranking.items`` where a user had fewer than K rankable items (all seen).
+NO_ITEM = 0
+
 
 @dataclass
 class Ranking:
     """Top-K tokens and scores per user, with each user's held-out targets.
 
-    ``items`` and ``scores`` are (users, K); ``targets[u]`` holds user ``u``'s target tokens
-    (empty where the user has none in this split).
+    ``items`` and ``scores`` are (users, K); a slot holds ``NO_ITEM`` (score -inf) where the
+    user had fewer than K unseen items. ``targets[u]`` holds user ``u``'s distinct target
+    tokens (empty where the user has none in this split).
     """
 
     users: np.ndarray
@@ -25,8 +29,11 @@ class Ranking:
         lens = np.fromiter((len(t) for t in self.targets), dtype=np.int64,
                            count=len(self.targets))
         rows = np.flatnonzero(lens)
-        padded = np.full((len(rows), max(int(lens.max(initial=0)), 1)), -1, dtype=np.int64)
-        for out, row in enumerate(rows):
-            padded[out, : lens[row]] = self.targets[row]
-        hit = (self.items[rows][:, :, None] == padded[:, None, :]).any(-1)
-        return rows, hit
+        if not len(rows):
+            return rows, np.zeros((0, self.items.shape[1]), dtype=bool)
+        # One key per (row, token): membership without a rows x K x targets array.
+        width = int(max(self.items.max(initial=0), max(t.max() for t in self.targets
+                                                       if len(t))) + 1)
+        target_keys = np.concatenate([r * width + self.targets[r] for r in rows])
+        top_keys = rows[:, None] * width + self.items[rows]
+        return rows, np.isin(top_keys, target_keys) & (self.items[rows] != NO_ITEM)

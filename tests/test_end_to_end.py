@@ -189,3 +189,58 @@ def test_skipped_bad_rows_are_recorded_as_an_artifact(run_recipe, tmp_path: Path
     _, rows = store.query("SELECT path FROM artifacts WHERE name = 'skipped_rows'")
     text = Path(rows[0][0]).read_text()
     assert "ratings.txt,4," in text and "ratings.txt,11," in text
+
+
+def test_top_k_beyond_the_unseen_catalogue_stores_only_real_unseen_items(
+    run_recipe, tmp_path: Path
+) -> None:
+    recipe = tiny(tmp_path / "runs", "output.top_k=100", "evaluate.0.params.k=[10, 100]",
+                  "baselines=[{plugin: popularity}]")
+    outcomes, store = run_recipe(recipe)
+    assert [o.status for o in outcomes] == ["completed", "completed"]
+    for outcome in outcomes:
+        _, rows = store.query("""
+            SELECT count(*), count(DISTINCT (user_id, item_id)), max(rank),
+                   count(*) FILTER (WHERE NOT isfinite(score))
+            FROM recommendations WHERE run_id = ?""", [outcome.run_id])
+        total, distinct, max_rank, infinite = rows[0]
+        assert total == distinct and max_rank <= 60 and infinite == 0
+        _, seen = store.query("""
+            SELECT count(*) FROM recommendations r JOIN runs USING (run_id)
+            JOIN interactions i ON i.data_key = runs.data_key AND i.user_id = r.user_id
+                 AND i.item_id = r.item_id AND i.split IN ('train', 'valid')
+            WHERE r.run_id = ?""", [outcome.run_id])
+        assert seen == [(0,)]
+        assert 0 < outcome.metrics["hr@100"] <= 1
+
+
+def test_ctrl_c_in_a_baseline_stops_the_remaining_baselines(tmp_path: Path) -> None:
+    plugins = make_plugins()
+
+    class InterruptBaseline:
+        @hookspecs.hookimpl
+        def before_run(self, run):
+            if run.loaded.recipe.name.endswith(":popularity"):
+                raise KeyboardInterrupt
+
+    plugins.manager.register(InterruptBaseline())
+    recipe = tiny(tmp_path / "runs", "train.epochs=1",
+                  "baselines=[{plugin: popularity}, {plugin: popularity}]")
+    outcomes = Runner(plugins, Console(quiet=True)).run(validate_mapping(recipe, plugins.registry))
+    assert [o.status for o in outcomes] == ["completed", "interrupted"]
+
+
+def test_a_failing_after_run_hook_does_not_fail_the_run(tmp_path: Path) -> None:
+    plugins = make_plugins()
+
+    class BrokenLogger:
+        @hookspecs.hookimpl
+        def after_run(self, run, status, metrics):
+            raise RuntimeError("logger is down")
+
+    plugins.manager.register(BrokenLogger())
+    recipe = validate_mapping(tiny(tmp_path / "runs", "train.epochs=1"), plugins.registry)
+    outcomes = Runner(plugins, Console(quiet=True)).run(recipe)
+    assert outcomes[0].status == "completed"
+    _, rows = ResultStore.in_dir(tmp_path / "runs").query("SELECT status FROM runs")
+    assert rows == [("completed",)]

@@ -13,7 +13,8 @@ from recsys_kit.ranking import Ranking
 
 def evaluate(items, targets, k=(1, 3)):
     ranking = Ranking(users=np.arange(len(items)), items=np.array(items),
-                      scores=np.zeros((len(items), len(items[0]))), targets=targets)
+                      scores=np.zeros((len(items), len(items[0]))),
+                      targets=[np.unique(t) for t in targets])
     return RankingEvaluator(RankingConfig(k=list(k))).evaluate(ranking)
 
 
@@ -49,3 +50,16 @@ def test_users_without_targets_are_left_out() -> None:
 def test_metric_names_cover_every_metric_and_k() -> None:
     names = RankingConfig(metrics=["hr", "ndcg"], k=[5, 10]).metric_names()
     assert names == ["hr@5", "hr@10", "ndcg@5", "ndcg@10"]
+
+
+def test_repeated_targets_count_once() -> None:
+    result = evaluate([[4, 2, 3]], [np.array([2, 2, 2])], k=(3,))
+    assert result.metrics["recall@3"] == pytest.approx(1.0)
+    assert result.metrics["ndcg@3"] == pytest.approx(1 / math.log2(3))
+
+
+def test_empty_slots_never_hit_and_short_rankings_are_scored() -> None:
+    from recsys_kit.ranking import NO_ITEM
+
+    result = evaluate([[7, NO_ITEM, NO_ITEM]], [np.array([7])], k=(1, 10))
+    assert result.metrics["hr@1"] == 1.0 and result.metrics["ndcg@10"] == pytest.approx(1.0)

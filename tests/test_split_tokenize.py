@@ -112,3 +112,9 @@ def test_sequence_data_round_trips_through_npz(tmp_path) -> None:
     data.save(path)
     back = type(data).load(path)
     assert np.array_equal(back.items, data.items) and list(back.user_ids) == ["u"]
+
+
+def test_temporal_split_without_validation_data_is_a_clear_error() -> None:
+    ctx = context([("u", "a", 1), ("u", "b", 2), ("u", "c", 9)])
+    with pytest.raises(DataError, match="no validation"):
+        Temporal(TemporalConfig(valid_ts=5, test_ts=5)).run(ctx)

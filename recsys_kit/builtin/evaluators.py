@@ -65,14 +65,15 @@ class RankingEvaluator:
         per_user: dict[str, np.ndarray] = {}
         for k in self.config.k:
             h = hit[:, :k]
+            cut = h.shape[1]  # below k only when the catalogue is smaller than k
             n_hits = h.sum(1)
             first = np.where(h.any(1), h.argmax(1), -1)
-            ideal = np.cumsum(discounts[:k])[np.minimum(n_targets, k).astype(int) - 1]
+            ideal = np.cumsum(discounts[:cut])[np.minimum(n_targets, cut).astype(int) - 1]
             values = {
                 "hr": (n_hits > 0).astype(np.float64),
                 "recall": n_hits / n_targets,
                 "precision": n_hits / k,
-                "ndcg": (h * discounts[:k]).sum(1) / ideal,
+                "ndcg": (h * discounts[:cut]).sum(1) / ideal,
                 "mrr": np.where(first >= 0, 1.0 / np.maximum(first + 1, 1), 0.0),
             }
             for name in self.config.metrics:

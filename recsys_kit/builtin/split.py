@@ -87,8 +87,8 @@ class Temporal:
         auto_valid, auto_test = ctx.con.execute(
             f"SELECT quantile_disc(ts, {q_valid}), quantile_disc(ts, {q_test}) FROM {INTERACTIONS}"
         ).fetchone()
-        valid = c.valid_ts if c.valid_ts is not None else auto_valid
         test = c.test_ts if c.test_ts is not None else auto_test
+        valid = c.valid_ts if c.valid_ts is not None else min(auto_valid, test)
         return float(valid), float(test)
 
     def run(self, ctx: DataContext) -> None:
@@ -111,6 +111,12 @@ class Temporal:
             raise DataError(
                 f"The temporal split at test_ts={test} leaves no test interactions. "
                 "Set an earlier data.split.params.test_ts or a larger test_fraction."
+            )
+        if not counts.get(VALID):
+            raise DataError(
+                f"The temporal split leaves no validation interactions between valid_ts={valid} "
+                f"and test_ts={test}, so early stopping would have nothing to watch. Set "
+                "data.split.params.valid_ts earlier than test_ts (or a larger valid_fraction)."
             )
         dropped = ctx.con.execute(
             f"SELECT count(DISTINCT user_id) FROM {INTERACTIONS} WHERE user_id NOT IN "

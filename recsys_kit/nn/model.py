@@ -6,6 +6,7 @@ following the base classes here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +70,10 @@ class DirectRecommender(nn.Module):
         """``history`` (B, L) tokens -> scores (B, n_tokens)."""
         raise NotImplementedError
 
+    def batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The function ranking calls per batch of histories."""
+        return self.scores
+
 
 class Fusion(nn.Module):
     """Turns encoder states into the vectors the scorer compares with items."""
@@ -128,8 +133,13 @@ class SequenceRecommender(nn.Module):
         keep = targets != 0
         return self.scorer.loss(states[keep], targets[keep], table)
 
-    def scores(self, history: torch.Tensor) -> torch.Tensor:
+    def scores(self, history: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every token (B, n_tokens) for each history."""
-        table = self.item_table()
+        table = self.item_table() if table is None else table
         states, valid = self.encode(history, table)
         return self.scorer.logits(self.fusion.user_state(states, valid), table)
+
+    def batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``scores`` with the item table computed once, for ranking many batches."""
+        table = self.item_table()
+        return lambda history: self.scores(history, table)

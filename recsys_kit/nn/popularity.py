@@ -22,7 +22,7 @@ class Popularity(DirectRecommender):
         counts = np.zeros(self.counts.shape[0], dtype=np.float32)
         train = data.train_counts()
         counts[: len(train)] = train
-        counts[0] = 0
+        counts[0] = counts[-1] = float("-inf")  # padding and mask are never candidates
         self.counts.copy_(torch.from_numpy(counts))
 
     def scores(self, history: torch.Tensor) -> torch.Tensor:

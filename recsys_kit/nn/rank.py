@@ -9,7 +9,7 @@ import torch
 
 from recsys_kit.nn.batches import left_pad
 from recsys_kit.nn.precision import autocast, to_device
-from recsys_kit.ranking import Ranking
+from recsys_kit.ranking import NO_ITEM, Ranking
 
 
 @torch.no_grad()
@@ -30,25 +30,29 @@ def rank(
     model.eval()
     users = np.arange(len(histories)) if users is None else users
     top_items, top_scores = [], []
+    with autocast(device, precision):
+        score = model.batch_scorer()
     for start in range(0, len(users), batch_size):
         batch = users[start:start + batch_size]
         seqs = [histories[u] for u in batch]
         history = to_device(torch.from_numpy(left_pad(seqs, max_len)), device)
         with autocast(device, precision):
-            scores = model.scores(history).float()
+            # Only real items (tokens 1..n) are candidates: never padding or the mask token.
+            scores = score(history).float()[:, 1:-1].clone()
+        k = min(k, scores.shape[1])
         if mask_seen:
             lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
             rows = torch.from_numpy(np.repeat(np.arange(len(seqs)), lens)).to(device)
-            cols = torch.from_numpy(np.concatenate(seqs) if len(seqs) else np.zeros(0, np.int64))
-            scores = scores.clone()
-            scores[rows, cols.to(device)] = float("-inf")
+            cols = torch.from_numpy(np.concatenate(seqs) - 1).to(device)
+            scores[rows, cols] = float("-inf")
         values, indices = scores.topk(k, dim=1)
+        indices = (indices + 1).masked_fill(values.isneginf(), NO_ITEM)
         top_items.append(indices.cpu().numpy())
         top_scores.append(values.cpu().numpy())
     return Ranking(
         users=users,
         items=np.concatenate(top_items) if top_items else np.zeros((0, k), np.int64),
         scores=np.concatenate(top_scores) if top_scores else np.zeros((0, k), np.float32),
-        targets=[targets[u] for u in users],
+        targets=[np.unique(targets[u]) for u in users],
     )
 

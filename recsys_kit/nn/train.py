@@ -25,6 +25,8 @@ from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.recipe.models import TrainSection
 
 LOWER_IS_BETTER = {"rmse", "mae", "loss"}
+#: Batches between progress-bar updates (each reads the loss back from the device).
+PROGRESS_EVERY = 10
 
 
 @dataclass
@@ -90,11 +92,13 @@ class Trainer:
             if self.settings.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
             self.optimizer.step()
-            total += loss.item()
+            total += loss.detach()  # summed on the device: no host sync per batch
             count += len(idx)
-            rate = count / max(time.perf_counter() - started, 1e-9)
-            progress.update(task, advance=1, info=f"loss {total / (b + 1):.4f} · {rate:,.0f} seq/s")
-        return total / max(n_batches, 1)
+            if b % PROGRESS_EVERY == 0 or b == n_batches - 1:
+                rate = count / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, completed=b + 1,
+                                info=f"loss {total.item() / (b + 1):.4f} · {rate:,.0f} seq/s")
+        return float(total) / max(n_batches, 1)
 
     def fit(self, inputs: np.ndarray, targets: np.ndarray) -> TrainResult:
         """Train until epochs, patience or the time budget run out; reload the best weights."""

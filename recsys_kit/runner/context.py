@@ -52,7 +52,13 @@ def resolve_device(requested: str) -> torch.device:
             f"The recipe asks for device '{requested}' but no CUDA device is available. "
             "Use `--set device=auto` (or cpu) to run on this machine."
         )
-    return torch.device(requested)
+    device = torch.device(requested)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise RecsysKitError(
+            f"The recipe asks for device '{requested}' but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 ...). Use `--set device=cuda`."
+        )
+    return device
 
 
 def seed_everything(seed: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ def data_key(loaded: LoadedRecipe, ingest: object) -> str:
     blob = json.dumps(
         {
             "format": CACHE_FORMAT,
+            "seed": loaded.recipe.seed,
             "stages": [[s.spec.family.value, s.spec.name, s.spec.version,
                         s.config.model_dump(mode="json")] for s in stages],
             "inputs": [_fingerprint(Path(p)) for p in inputs],
@@ -72,9 +74,14 @@ def prepare_data(
     path = cache_dir / f"data-{key}.npz"
     skipped = cache_dir / f"data-{key}-skipped-rows.csv"
     if path.exists():
-        console.print(f"[dim]data stages: cached ({path})[/]")
-        return PreparedData(SequenceData.load(path), key, cached=True,
-                            skipped_rows=skipped if skipped.exists() else None)
+        try:
+            data = SequenceData.load(path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            console.print(f"[yellow]data cache {path} is unreadable; rebuilding it[/]")
+        else:
+            console.print(f"[dim]data stages: cached ({path})[/]")
+            return PreparedData(data, key, cached=True,
+                                skipped_rows=skipped if skipped.exists() else None)
     ctx = DataContext(con=duckdb.connect(), seed=loaded.recipe.seed, console=console)
     try:
         _timed(stage_hook, loaded.stage("data.ingest"), lambda: ingest.run(ctx))
@@ -88,13 +95,13 @@ def prepare_data(
         ctx.con.close()
     assert data is not None  # the recipe checks guarantee an item_ids tokenizer
     cache_dir.mkdir(parents=True, exist_ok=True)
-    data.save(path)
     rows = ctx.notes.get("ingest_skipped")
-    if rows:
+    if rows:  # before the data file, so that a cache hit always finds it
         with skipped.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(["file", "line", "reason"])
             writer.writerows(rows)
+    data.save(path)
     return PreparedData(data, key, cached=False, skipped_rows=skipped if rows else None)
 
 

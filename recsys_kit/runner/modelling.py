@@ -69,10 +69,21 @@ def fit_and_evaluate(
     mask_seen = all(getattr(e, "mask_seen", True) for e in evaluators)
     eval_k = max(getattr(e, "max_k", 1) for e in evaluators)
 
-    def ranking(history_upto: int, target: int, k: int) -> Ranking:
-        return rank(model, data.sequences(history_upto), data.targets(target), k=k,
+    def ranking(history_upto: int, target: int, k: int, everyone: bool = False) -> Ranking:
+        targets = data.targets(target)
+        users = None if everyone else np.flatnonzero([len(t) for t in targets])
+        return rank(model, data.sequences(history_upto), targets, k=k, users=users,
                     max_len=max_len, batch_size=recipe.train.eval_batch_size,
                     device=ctx.device, precision=recipe.train.precision, mask_seen=mask_seen)
+
+    def validate() -> dict[str, float]:
+        metrics = evaluate(ranking(TRAIN, VALID, eval_k))[0]
+        if recipe.train.monitor not in metrics:
+            raise RecsysKitError(
+                f"train.monitor is '{recipe.train.monitor}' but the evaluators reported "
+                f"{', '.join(metrics) or 'nothing'}. Set train.monitor to one of those."
+            )
+        return metrics
 
     def evaluate(r: Ranking) -> tuple[dict[str, float], list]:
         results = [e.evaluate(r) for e in evaluators]
@@ -95,7 +106,7 @@ def fit_and_evaluate(
         checkpoint = ctx.artifacts_dir / "best.safetensors"
         trainer = Trainer(
             model, recipe.train, ctx.device, checkpoint,
-            validate=lambda: evaluate(ranking(TRAIN, VALID, eval_k))[0],
+            validate=validate,
             on_epoch=on_epoch, console=ctx.console,
             before_epoch=lambda epoch: ctx.plugins.hook.before_epoch(run=ctx, epoch=epoch),
         )
@@ -110,13 +121,13 @@ def fit_and_evaluate(
         store.add_artifact(ctx.run_id, "best", "checkpoint", checkpoint)
     done = stage_hook("evaluate", "test")
     top_k = recipe.output.top_k
-    test = ranking(VALID, TEST, max(eval_k, top_k))
+    test = ranking(VALID, TEST, max(eval_k, top_k), everyone=True)
     result.test_metrics, per_evaluator = evaluate(test)
     store.log_metrics(ctx.run_id, SPLIT_NAMES[TEST], None, result.test_metrics)
     _write_per_user(ctx, store, data, per_evaluator)
-    store.write_recommendations(
-        ctx.run_id, data.user_ids, data.item_ids[test.items[:, :top_k] - 1],
-        test.scores[:, :top_k],
+    top = test.items[:, :top_k]
+    store.write_recommendations(  # empty slots (NO_ITEM) score -inf and are not stored
+        ctx.run_id, data.user_ids, data.item_ids[np.maximum(top - 1, 0)], test.scores[:, :top_k],
     )
     done()
     return result

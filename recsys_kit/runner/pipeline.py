@@ -83,6 +83,8 @@ class Runner:
             derived = self._baseline_recipe(loaded, i)
             self.console.rule(f"baseline: {stage.spec.name}")
             outcomes.append(self._run_one(derived, prepared=main.prepared, parent=main.run_id))
+            if outcomes[-1].status == "interrupted":
+                break
         return outcomes
 
     def _baseline_recipe(self, loaded: LoadedRecipe, index: int) -> LoadedRecipe:
@@ -129,22 +131,30 @@ class Runner:
             outcome.metrics = result.test_metrics
             outcome.status = "completed"
             store.finish_run(run_id, "completed", best_epoch=result.best_epoch)
-            hook.after_run(run=ctx, status="completed", metrics=result.test_metrics)
+            self._call_hook(hook.after_run, run=ctx, status="completed",
+                            metrics=result.test_metrics)
         except KeyboardInterrupt as exc:
             outcome.status, outcome.error = "interrupted", exc
             store.finish_run(run_id, "interrupted", error="interrupted by the user (Ctrl-C)")
-            hook.after_run(run=ctx, status="interrupted", metrics={})
+            self._call_hook(hook.after_run, run=ctx, status="interrupted", metrics={})
         except Exception as exc:
             outcome.status, outcome.error = "failed", exc
             text = str(exc) if isinstance(exc, RecsysKitError) else "".join(
                 traceback.format_exception(exc))
             store.finish_run(run_id, "failed", error=text)
-            try:
-                hook.on_error(run=ctx, error=exc)
-            except Exception as hook_error:  # a logger's bug must not hide the run's error
-                self.console.print(f"[yellow]warning:[/] an on_error hook raised {hook_error!r}")
+            self._call_hook(hook.on_error, run=ctx, error=exc)
+        except BaseException as exc:  # SystemExit, e.g. SIGTERM: the row must not stay running
+            store.finish_run(run_id, "failed", error=f"stopped: {type(exc).__name__} {exc}")
+            raise
         outcome.seconds = time.perf_counter() - started
         return outcome
+
+    def _call_hook(self, hook_caller, **kwargs) -> None:
+        """Call a reporting hook; a logger plugin's bug must not change the run's outcome."""
+        try:
+            hook_caller(**kwargs)
+        except Exception as exc:
+            self.console.print(f"[yellow]warning:[/] a {hook_caller.name} hook raised {exc!r}")
 
     def _stage_hook(self, ctx: RunContext):
         def before(family: str, name: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,7 +53,8 @@ def transaction(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
             con.execute("COMMIT")
         except BaseException as exc:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
             if isinstance(exc, duckdb.Error):
                 raise StoreError(
                     f"Could not write to the results file {path}: {exc}. Nothing from this "

@@ -132,20 +132,24 @@ class ResultStore:
     def write_recommendations(
         self, run_id: str, user_ids: np.ndarray, item_ids: np.ndarray, scores: np.ndarray
     ) -> int:
-        """Store top-K for every user: ``item_ids`` and ``scores`` are (users, K) arrays."""
+        """Store top-K for every user: ``item_ids`` and ``scores`` are (users, K) arrays.
+
+        Slots scored -inf (a user with fewer than K unseen items) are not stored.
+        """
         n_users, k = item_ids.shape
+        keep = np.isfinite(scores.reshape(-1))
         recs = {  # noqa: F841 - read by DuckDB's replacement scan below
-            "run_id": np.full(n_users * k, run_id, dtype=object),
-            "user_id": np.repeat(user_ids.astype(object), k),
-            "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), n_users),
-            "item_id": item_ids.reshape(-1).astype(object),
-            "score": scores.reshape(-1).astype(np.float64),
+            "run_id": np.full(int(keep.sum()), run_id, dtype=object),
+            "user_id": np.repeat(user_ids.astype(object), k)[keep],
+            "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), n_users)[keep],
+            "item_id": item_ids.reshape(-1).astype(object)[keep],
+            "score": scores.reshape(-1).astype(np.float64)[keep],
         }
         with transaction(self.path) as con:
             con.execute("DELETE FROM recommendations WHERE run_id = ?", [run_id])
             con.execute("INSERT INTO recommendations SELECT run_id, user_id, rank, item_id, score "
                         "FROM recs")
-        return n_users * k
+        return int(keep.sum())
 
     def write_explanations(self, run_id: str, rows: Mapping[str, np.ndarray]) -> None:
         """Store attention weights over history items (columns as in the table)."""
