@@ -1,4 +1,6 @@
-"""Pytest fixtures for plugin authors (loaded with ``pytest_plugins = ["recsys_kit.testing"]``).
+"""Pytest fixtures for plugin authors, registered as a pytest plugin (``pytest11`` entry point).
+
+Installing recsys-kit makes them available in every test session; nothing to load.
 
 - ``isolated_plugins``: a fresh plugin manager with every installed plugin.
 - ``tiny_recipe``: a small synthetic recipe mapping, fast on a CPU, writing into ``tmp_path``.

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["recsys_kit.testing"]
-
 DEFAULT_SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 SHARED_DATA = Path(os.environ.get("RECSYS_KIT_SHARED_DATA", DEFAULT_SHARED)).resolve()
 

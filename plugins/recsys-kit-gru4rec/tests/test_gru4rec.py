@@ -49,7 +49,7 @@ def test_registered_through_the_entry_point(isolated_plugins: Plugins) -> None:
     assert spec.distribution == DIST
     assert spec.version == "0.1.0"
     assert spec.config is Gru4RecConfig
-    assert spec.factory is build_gru4rec
+    assert spec.factory == "recsys_kit_gru4rec.model:build_gru4rec"
     assert spec.description
     assert not [f for f in isolated_plugins.failures if f.distribution == DIST]
 
