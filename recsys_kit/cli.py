@@ -198,12 +198,10 @@ def _print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
 def tui(
     results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
 ) -> None:
-    """Browse a results file in the terminal: runs, curves, recommendations, SQL."""
-    if not results.is_file():
-        raise RecsysKitError(
-            f"No results file at {results}. Run a recipe first (`recsys-kit run "
-            "recipes/quickstart.yaml` writes <output.dir>/results.duckdb) or pass --results PATH."
-        )
+    """Browse a results file in the terminal: runs, curves, recommendations, SQL.
+
+    The file need not exist yet: the runs list says so and fills in once a run writes it.
+    """
     from recsys_kit.tui import run_tui
 
     run_tui(results)

@@ -237,7 +237,7 @@ def test_schema_prints_json(cli: Cli) -> None:
 # -- sql ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["sql", "SELECT * FROM runs"], ["tui"]])
+@pytest.mark.parametrize("command", [["sql", "SELECT * FROM runs"]])
 def test_without_results_file_is_one_clear_paragraph(
     cli: Cli, tmp_path: Path, command: list[str]
 ) -> None:
@@ -252,7 +252,7 @@ def test_without_results_file_is_one_clear_paragraph(
     assert "\n\n" not in result.err.strip()
 
 
-@pytest.mark.parametrize("command", [["sql", "SELECT 1"], ["tui"]])
+@pytest.mark.parametrize("command", [["sql", "SELECT 1"]])
 def test_default_results_path_is_relative_to_cwd(
     cli: Cli, tmp_path: Path, command: list[str]
 ) -> None:

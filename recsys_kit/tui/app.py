@@ -15,7 +15,7 @@ from recsys_kit.store.results import now
 from recsys_kit.tui.compare_screen import CompareScreen
 from recsys_kit.tui.help_screen import HelpScreen
 from recsys_kit.tui.messages import CompareRequested, RunChosen, UserRequested
-from recsys_kit.tui.queries import Reader
+from recsys_kit.tui.queries import TIME_LIMIT_S, Reader
 from recsys_kit.tui.run_screen import RunScreen
 from recsys_kit.tui.runs_screen import RunsScreen
 from recsys_kit.tui.sql_screen import SqlScreen
@@ -26,25 +26,32 @@ class RecsysApp(App[None]):
     """Browse a results file: runs, a run, a user's recommendations, compare, SQL.
 
     ``refresh_s`` is how often open screens look for new results; ``clock`` gives the current
-    UTC time (for the running time of live runs; tests pass a fixed one).
+    UTC time (for the running time of live runs; tests pass a fixed one); ``wait_s`` is how
+    long a read waits for a writer's lock; ``sql_time_limit_s`` stops long console queries.
     """
 
     CSS_PATH = "app.tcss"
     TITLE = "recsys-kit"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
-        Binding("s", "sql", "SQL"),
+        Binding("ctrl+s", "sql", "SQL"),
+        # Where nothing takes typing; on the runs list, letters go to the filter instead.
+        Binding("q", "quit", "Quit", show=False),
+        Binding("s", "sql", "SQL", show=False),
     ]
 
     def __init__(self, results: Path, *, refresh_s: float = 2.0,
-                 clock: Callable[[], datetime] = now, wait_s: float = 1.0) -> None:
+                 clock: Callable[[], datetime] = now, wait_s: float = 1.0,
+                 sql_time_limit_s: float = TIME_LIMIT_S) -> None:
         super().__init__()
         self.results = Path(results)
         self.reader = Reader(self.results, wait_s=wait_s)
         self.refresh_s = refresh_s
         self.clock = clock
+        self.sql_time_limit_s = sql_time_limit_s
 
     def on_mount(self) -> None:
         self.sub_title = self.results.name

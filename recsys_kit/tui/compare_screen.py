@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def _delta_style(value: float | None) -> str:
-    if value is None or value == 0:
+    if value is None or value == 0 or math.isnan(value):
         return "dim"
     return "green" if value > 0 else "red"
 
@@ -82,7 +83,7 @@ class CompareScreen(Screen[None]):
         for m in c.metrics:
             rel = "—" if m.relative is None else f"{100 * m.relative:+.1f}%"
             style = _delta_style(m.delta)
-            metrics.add_row(m.key, Text(fmt_value(m.a), justify="right"),
+            metrics.add_row(Text(m.key), Text(fmt_value(m.a), justify="right"),
                             Text(fmt_value(m.b), justify="right"),
                             Text(fmt_delta(m.delta), style=style, justify="right"),
                             Text(rel, style=style, justify="right"))
@@ -93,7 +94,7 @@ class CompareScreen(Screen[None]):
         users.add_column(Text("test@A", justify="right"), key="rank_a")
         users.add_column(Text("test@B", justify="right"), key="rank_b")
         for d in c.users:
-            users.add_row(d.user_id, Text(f"{d.shared}/{d.k}", justify="right"),
+            users.add_row(Text(d.user_id), Text(f"{d.shared}/{d.k}", justify="right"),
                           Text("—" if d.rank_a is None else str(d.rank_a), justify="right"),
                           Text("—" if d.rank_b is None else str(d.rank_b), justify="right"),
                           key=d.user_id)

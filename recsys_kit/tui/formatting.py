@@ -12,10 +12,45 @@ def metric_key(metric: str, k: int | None) -> str:
 
 
 def fmt_value(value: float | None, digits: int = 4) -> str:
-    """A metric value with fixed decimals; ``—`` when missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """A metric value with fixed decimals; ``—`` when missing, ``nan`` / ``inf`` as such."""
+    if value is None:
         return "—"
     return f"{value:.{digits}f}"
+
+
+def fmt_timing(timing: dict[str, float], epochs: int) -> str:
+    """Mean training timings as one line: ``10.8 s/epoch · eval 1.6 s · 278 seq/s``."""
+    parts = []
+    if (epoch := timing.get("epoch_seconds")) is not None:
+        parts.append(f"{epoch:.1f} s/epoch")
+    if (evaluation := timing.get("eval_seconds")) is not None:
+        parts.append(f"eval {evaluation:.1f} s")
+    if (speed := timing.get("sequences_per_s")) is not None:
+        parts.append(f"{speed:,.0f} seq/s")
+    if not parts:
+        return ""
+    mean = f" (mean of {epochs} epochs)" if epochs > 1 else ""
+    return "training: " + " · ".join(parts) + mean
+
+
+def non_finite(epochs: list[int], values: list[float]) -> str:
+    """Which points are not finite: ``nan at epoch 2``, ``inf at epochs 3, 4``; ``''`` if none.
+
+    More than three epochs of one kind are counted: ``nan at 7 epochs from 2``.
+    """
+    bad: dict[str, list[int]] = {}
+    for epoch, value in zip(epochs, values, strict=True):
+        if not math.isfinite(value):
+            bad.setdefault(str(value), []).append(epoch)
+    parts = []
+    for kind, where in bad.items():
+        if len(where) == 1:
+            parts.append(f"{kind} at epoch {where[0]}")
+        elif len(where) <= 3:
+            parts.append(f"{kind} at epochs {', '.join(map(str, where))}")
+        else:
+            parts.append(f"{kind} at {len(where)} epochs from {where[0]}")
+    return "; ".join(parts)
 
 
 def fmt_delta(value: float | None, digits: int = 4) -> str:

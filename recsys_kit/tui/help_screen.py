@@ -15,13 +15,14 @@ from textual.widgets import Static
 Section = tuple[str, list[tuple[str, str]]]
 
 LEFT: list[Section] = [
-    ("Everywhere", [("?", "this help"), ("s", "SQL console"), ("q", "quit"),
+    ("Everywhere", [("?", "this help"), ("^S", "SQL console"), ("^Q or ^C", "quit"),
+                    ("q / s", "quit / SQL, but not in"), ("", "the runs list or a box"),
                     ("Esc", "back / close"), ("Tab", "next pane"),
                     ("mouse", "click rows, headers, tabs")]),
-    ("Runs", [("↑ ↓ Enter", "move, open the run"), ("Space", "mark (two) to compare"),
-              ("c", "compare the marked runs"), ("o / O", "sort: next column / reverse"),
-              ("/ or type", "filter; Esc clears"), ("u", "users of the run"),
-              ("r", "re-read now")]),
+    ("Runs", [("type, /", "filter; Esc clears"), ("↑ ↓ Enter", "move, open the run"),
+              ("Space", "mark (two) to compare"), ("^P", "compare the marked runs"),
+              ("^O / ^R", "sort: next column / reverse"), ("^N", "users of the run"),
+              ("F5", "re-read now")]),
 ]
 RIGHT: list[Section] = [
     ("Run", [("1 … 6", "metrics, curves, recipe,"), ("", "plugins, artifacts, error"),
@@ -30,7 +31,8 @@ RIGHT: list[Section] = [
               ("↑ ↓", "a recommendation's why")]),
     ("Compare", [("↑ ↓", "pick a user"), ("Enter / b", "that user in run A / B"),
                  ("x", "swap A and B")]),
-    ("SQL", [("Enter", "run (read-only)"), ("↑ ↓", "query history"), ("Ctrl+L", "clear")]),
+    ("SQL", [("Enter", "run (read-only)"), ("Esc", "stop a running query"),
+             ("↑ ↓", "query history"), ("^L", "clear")]),
 ]
 
 

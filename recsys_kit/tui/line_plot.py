@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from recsys_kit.tui import plot
+from recsys_kit.tui.formatting import non_finite
 from recsys_kit.tui.queries import Curve
 
 
@@ -34,13 +37,18 @@ class LinePlot(Widget):
         title = Text(curve.label if curve else "", style="bold")
         if curve is None or not curve.values:
             return title + Text("\n" + self.empty, style="dim")
+        if bad := non_finite(curve.epochs, curve.values):
+            title.append(f"  {bad} (not drawn)", style="bold yellow")
         last = curve.values[-1]
         title.append(f"  epoch {curve.epochs[-1]}: {last:.4f}", style="dim")
         if self.mark is not None:
             title.append(f"  ▲ best epoch {self.mark}", style="dim")
+        title.no_wrap = True
         width, height = self.content_size.width, self.content_size.height - 1
         if width < 10 or height < 3:
             return title
+        if not any(math.isfinite(v) for v in curve.values):
+            return title + Text("\n(no finite values to draw)", style="dim")
         drawn = plot.render([float(e) for e in curve.epochs], curve.values, width, height,
                             mark=self.mark)
         out = Text("\n").join([title] + [

@@ -6,6 +6,7 @@ rows tall has ``2w × 4h`` points of resolution.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -52,8 +53,11 @@ def render(xs: list[float], ys: list[float], width: int, height: int,
            mark: float | None = None) -> Plot:
     """Plot ``ys`` against ``xs`` into ``width`` × ``height`` cells (axes and labels included).
 
-    ``mark`` puts a ``▲`` on the x axis at that x (the best epoch, say).
+    ``mark`` puts a ``▲`` on the x axis at that x (the best epoch, say). Points that are not
+    finite (nan, inf) are left out; callers say so.
     """
+    kept = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(x) and math.isfinite(y)]
+    xs, ys = [x for x, _ in kept], [y for _, y in kept]
     lo, hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
     if hi == lo:
         lo, hi = lo - (abs(lo) * 0.05 or 0.5), hi + (abs(hi) * 0.05 or 0.5)

@@ -18,6 +18,7 @@ from recsys_kit.tui.formatting import (
     fmt_bytes,
     fmt_duration,
     fmt_time,
+    fmt_timing,
     fmt_value,
     metric_key,
 )
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 
 TABS = ("metrics", "curves", "recipe", "plugins", "artifacts", "error")
 SPLIT_ORDER = {"test": 0, "valid": 1, "train": 2}
+
+
+def _or_dash(value: object) -> str:
+    return "—" if value is None else str(value)
 
 
 def metrics_rows(detail: RunDetail) -> tuple[list[int | None], list[tuple[str, str, dict]]]:
@@ -52,7 +57,7 @@ class RunScreen(Screen[None]):
         Binding("u", "user", "Users"),
         *(Binding(str(i + 1), f"tab('{tab}')", tab.title(), show=False)
           for i, tab in enumerate(TABS)),
-        Binding("r", "reload", "Refresh", show=False),
+        Binding("r,f5", "reload", "Refresh", show=False),
     ]
 
     def __init__(self, run_id: str) -> None:
@@ -72,6 +77,7 @@ class RunScreen(Screen[None]):
         with TabbedContent(id="run-tabs"):
             with TabPane("1 Metrics", id="metrics"):
                 yield Static(id="metrics-note")
+                yield Static(id="timing")
                 yield DataTable(id="metrics-table", cursor_type="row", zebra_stripes=True)
             with TabPane("2 Curves", id="curves"):
                 yield LinePlot(id="loss-plot", colour="magenta")
@@ -89,7 +95,9 @@ class RunScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.reload(force=True)
-        if self.detail is not None and self.detail.error:
+        d = self.detail
+        # A failed run opens on its error; an interrupted one too, unless it has metrics.
+        if d is not None and d.error and (d.status != "interrupted" or not d.metrics):
             self.call_after_refresh(self.action_tab, "error")
         self.set_interval(self.tui.refresh_s, self.reload)
         self.query_one("#metrics-table", DataTable).focus()
@@ -107,21 +115,26 @@ class RunScreen(Screen[None]):
         self.post_message(UserRequested(self.run_id))
 
     def reload(self, force: bool = False) -> None:
-        """Re-read the run while it is running (or when ``force``)."""
+        """Re-read the run while it is running (or when ``force``).
+
+        The timer's reads never wait for a writer's lock (the UI would freeze meanwhile): a
+        busy file is tried again at the next tick.
+        """
         if not force and (self.detail is None or self.detail.status != "running"):
             return
         signature = self.tui.reader.signature()
         if not force and signature == self._signature:
             return
         try:
-            detail = self.tui.reader.run(self.run_id)
+            detail = self.tui.reader.run(self.run_id, wait_s=None if force else 0)
         except ReadError as exc:
             if force:
                 self.query_one("#run-summary", Static).update(Text(str(exc), style="red"))
             return
         self._signature = signature
         if detail is None:
-            self.query_one("#run-summary", Static).update(f"No run {self.run_id} in this file.")
+            self.query_one("#run-summary", Static).update(
+                Text(f"No run {self.run_id} in this file."))
             return
         self.detail = detail
         self.show(detail)
@@ -134,13 +147,14 @@ class RunScreen(Screen[None]):
             duration = max((self.tui.clock() - d.started_at).total_seconds(), 0.0)
         self.query_one("#run-summary", Static).update(Text.assemble(
             (d.name, "bold"), "  ", (d.status, STATUS_STYLE.get(d.status, "")),
-            f"  {fmt_duration(duration)}  {d.device or '—'}  seed {d.seed}\n",
-            (f"best epoch {d.best_epoch or '—'} · monitor {d.monitor} · started "
+            f"  {fmt_duration(duration)}  {d.device or '—'}  seed {_or_dash(d.seed)}\n",
+            (f"best epoch {_or_dash(d.best_epoch)} · monitor {_or_dash(d.monitor)} · started "
              f"{fmt_time(d.started_at)} UTC · {d.run_id}", "dim"),
         ))
         self._metrics(d)
         for plot_id, curve in (("#loss-plot", d.loss), ("#monitor-plot", d.monitor_curve)):
             line = self.query_one(plot_id, LinePlot)
+            line.display = curve is not None  # no monitor: no metric curve
             line.mark = d.best_epoch
             line.empty = "(no values yet)" if d.status == "running" else "(none recorded)"
             line.curve = curve
@@ -150,13 +164,14 @@ class RunScreen(Screen[None]):
         plugins = self.query_one("#plugins-table", DataTable)
         plugins.clear(columns=True)
         plugins.add_columns("recipe path", "family", "plugin", "distribution", "version")
-        plugins.add_rows([tuple(v or "—" for v in row) for row in d.plugins])
+        plugins.add_rows([tuple(Text(v or "—") for v in row) for row in d.plugins])
         self.query_one("#versions", Static).update(Text(
             "versions: " + "  ".join(f"{k} {v}" for k, v in d.versions.items()), style="dim"))
         artifacts = self.query_one("#artifacts-table", DataTable)
         artifacts.clear(columns=True)
         artifacts.add_columns("name", "kind", "size", "path")
-        artifacts.add_rows([(n, k, fmt_bytes(b), p) for n, k, p, b in d.artifacts])
+        artifacts.add_rows([(Text(n), Text(k), Text(fmt_bytes(b)), Text(p))
+                            for n, k, p, b in d.artifacts])
         self.query_one("#error-text", Static).update(
             Text(d.error, style="red") if d.error else Text(f"No error: the run is {d.status}."))
 
@@ -168,6 +183,9 @@ class RunScreen(Screen[None]):
             which = "best" if d.best_epoch == d.metrics_epoch else "latest"
             note += f"; valid and train: epoch {d.metrics_epoch} ({which})"
         self.query_one("#metrics-note", Static).update(Text(note, style="dim"))
+        timing = fmt_timing(d.timing, d.timing_epochs)
+        self.query_one("#timing", Static).update(Text(timing, style="dim"))
+        self.query_one("#timing", Static).display = bool(timing)
         table = self.query_one("#metrics-table", DataTable)
         table.clear(columns=True)
         table.add_column("split", key="split")
@@ -176,5 +194,5 @@ class RunScreen(Screen[None]):
             table.add_column(Text("value" if k is None else f"@{k}", justify="right"),
                              key=metric_key("k", k))
         for split, metric, values in rows:
-            table.add_row(split, metric, *(Text(fmt_value(values.get(k)), justify="right")
-                                           for k in ks))
+            table.add_row(Text(split), Text(metric),
+                          *(Text(fmt_value(values.get(k)), justify="right") for k in ks))

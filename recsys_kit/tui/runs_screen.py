@@ -14,8 +14,15 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from recsys_kit.tui.formatting import STATUS_STYLE, fmt_duration, fmt_start, fmt_value
 from recsys_kit.tui.messages import CompareRequested, RunChosen, UserRequested
-from recsys_kit.tui.queries import Busy, NoResults, ReadError, RunSummary
-from recsys_kit.tui.run_columns import Column, layout, select, shorten
+from recsys_kit.tui.queries import Busy, NoResults, ReadError, RunSummary, Unreadable
+from recsys_kit.tui.run_columns import (
+    Column,
+    common_monitor,
+    layout,
+    monitor_text,
+    select,
+    shorten,
+)
 
 if TYPE_CHECKING:
     from recsys_kit.tui.app import RecsysApp
@@ -25,15 +32,18 @@ class RunsScreen(Screen[None]):
     """Every run in the results file; Enter opens one, Space marks two to compare."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Every printable key but these types into the filter, so actions use control keys.
         Binding("space", "mark", "Mark"),
-        Binding("c", "compare", "Compare"),
-        Binding("o", "sort", "Sort"),
-        Binding("O", "reverse", "Reverse", show=False),
+        Binding("ctrl+p", "compare", "Compare"),
+        Binding("ctrl+o", "sort", "Sort"),
+        Binding("ctrl+r", "reverse", "Reverse", show=False),
         Binding("slash", "filter", "Filter"),
-        Binding("u", "user", "User", show=False),
-        Binding("r", "reload", "Refresh", show=False),
+        Binding("ctrl+n", "user", "Users", show=False),
+        Binding("f5", "reload", "Refresh", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
+    #: Printable keys that act instead of typing into the filter (``?`` is the app's help).
+    NOT_TYPED = frozenset({"space", "slash", "question_mark"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,6 +87,9 @@ class RunsScreen(Screen[None]):
             except Busy:
                 self.notice = "results file busy (a run is writing); retrying…"
                 runs = self.runs
+            except Unreadable as exc:  # retrying helps only once the file changes
+                self.notice, self._signature = f"unreadable: {exc}", signature
+                runs = []
             except ReadError as exc:
                 self.notice, runs = str(exc), self.runs
             else:
@@ -94,32 +107,34 @@ class RunsScreen(Screen[None]):
 
     def visible(self) -> list[RunSummary]:
         """The runs passing the filter, in the chosen order."""
-        columns = {c.key: c for c in layout(self.runs, self.app.size.width)}
+        columns = {c.key: c for c in self._layout()}
         return select(self.runs, self.query_one("#filter", Input).value,
                       columns.get(self.sort_key), self.sort_reverse)
 
-    def _cells(self, run: RunSummary, columns: list[Column]) -> tuple[Any, ...]:
-        duration = run.duration_s
-        if run.status == "running" and run.started_at is not None:
-            duration = max((self.tui.clock() - run.started_at).total_seconds(), 0.0)
+    def _layout(self) -> list[Column]:
+        return layout(self.runs, self.app.size.width, self.tui.clock())
+
+    def _cells(self, run: RunSummary, columns: list[Column], common: str | None
+               ) -> tuple[Any, ...]:
         mark = "✓ " if run.run_id in self.marked else ""
         metrics = [c.key.removeprefix("test:") for c in columns if c.key.startswith("test:")]
-        return (
+        return (  # Text throughout: names and devices are data, never markup
             Text(mark + shorten(run.name, columns[0].width - len(mark)),
                  style="bold" if mark else ""),
             Text(run.status, style=STATUS_STYLE.get(run.status, "")),
-            fmt_start(run.started_at), fmt_duration(duration),
-            "" if run.epoch is None else str(run.epoch),
-            Text(fmt_value(run.monitor_value), justify="right"),
+            Text(fmt_start(run.started_at)), Text(fmt_duration(run.elapsed_s(self.tui.clock()))),
+            Text("" if run.epoch is None else str(run.epoch)),
+            Text(monitor_text(run, common), justify="right"),
             *(Text(fmt_value(run.test.get(m)), justify="right") for m in metrics),
-            run.device or "—",
+            Text(run.device or "—"),
         )
 
     def redraw(self) -> None:
         """Show the current runs in the table, keeping the cursor on the same run."""
         table = self.query_one("#runs", DataTable)
-        columns = layout(self.runs, self.app.size.width)
-        rows = [(r.run_id, self._cells(r, columns)) for r in self.visible()]
+        columns = self._layout()
+        common = common_monitor(self.runs)
+        rows = [(r.run_id, self._cells(r, columns, common)) for r in self.visible()]
         if [c[:3] for c in columns] != [c[:3] for c in self._columns] or \
                 [k for k, _ in rows] != [k for k, _ in self._shown]:
             self._rebuild(table, columns, rows)
@@ -153,7 +168,7 @@ class RunsScreen(Screen[None]):
         if self.marked:
             names = {r.run_id: r.name for r in self.runs}
             parts.append("marked: " + ", ".join(names.get(m, m) for m in self.marked))
-        self.query_one("#runs-status", Static).update(" · ".join(parts))
+        self.query_one("#runs-status", Static).update(Text(" · ".join(parts)))
 
     def current_run(self) -> str | None:
         """The run under the cursor."""
@@ -193,8 +208,8 @@ class RunsScreen(Screen[None]):
         if len(pair) == 1 and current is not None and current not in pair:
             pair.append(current)
         if len(pair) != 2:
-            self.notify("Mark two runs with Space (or one, then move to the other) and press c.",
-                        severity="warning")
+            self.notify("Mark two runs with Space (or one, then move to the other) and press "
+                        "Ctrl+P.", severity="warning", markup=False)
             return
         self.post_message(CompareRequested(*pair))
 
@@ -238,7 +253,8 @@ class RunsScreen(Screen[None]):
         self.query_one("#runs", DataTable).focus()
 
     def on_key(self, event: Key) -> None:
-        """Typing a character that is no binding starts the filter; arrows leave the filter."""
+        """Every printable key but Space, / and ? types into the filter (so ``q`` or ``s``
+        filter rather than quit or open SQL); arrows leave the filter."""
         filt = self.query_one("#filter", Input)
         if self.focused is filt:
             if event.key in ("down", "up", "pagedown", "pageup"):
@@ -247,8 +263,8 @@ class RunsScreen(Screen[None]):
             elif event.key == "escape":
                 self.action_clear_filter()
                 event.stop()
-        elif (event.is_printable and event.character
-              and event.key not in self.app.active_bindings):
+        elif event.is_printable and event.character and event.key not in self.NOT_TYPED:
             filt.focus()
             filt.insert_text_at_cursor(event.character)
             event.stop()
+            event.prevent_default()

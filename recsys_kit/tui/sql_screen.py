@@ -1,7 +1,12 @@
-"""A read-only SQL console over the results file, with query history."""
+"""A read-only SQL console over the results file, with query history.
+
+Queries run in a worker thread, so the screen stays responsive: Esc stops a running query
+(DuckDB's interrupt) and a query stops by itself after the app's ``sql_time_limit_s``.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar, cast
 
 import duckdb
@@ -11,10 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import Worker, WorkerState
 
 from recsys_kit.tui.formatting import fmt_cell
 from recsys_kit.tui.history_input import HistoryInput
-from recsys_kit.tui.queries import ReadError, SqlResult, WriteRefused
+from recsys_kit.tui.queries import QueryStopped, ReadError, SqlResult, Stopper, WriteRefused
 from recsys_kit.tui.queries.console import MAX_ROWS
 
 if TYPE_CHECKING:
@@ -28,13 +34,14 @@ class SqlScreen(Screen[None]):
     """Type a query, Enter, see a table; writes are refused, errors shown inline."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back / stop"),
         Binding("ctrl+l", "clear", "Clear"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.result: SqlResult | None = None
+        self._query: tuple[Worker[SqlResult], Stopper, str] | None = None
 
     @property
     def tui(self) -> RecsysApp:
@@ -52,37 +59,79 @@ class SqlScreen(Screen[None]):
         self.sub_title = "SQL (read-only)"
         self.query_one("#sql", HistoryInput).focus()
 
+    def on_unmount(self) -> None:
+        self.stop("Cancelled.")
+
     def _message(self, text: str, style: str = "") -> None:
         self.query_one("#sql-message", Static).update(Text(text, style=style))
 
+    @property
+    def running(self) -> bool:
+        """Whether a query is running."""
+        return self._query is not None
+
+    def stop(self, reason: str) -> None:
+        """Stop the running query, if any (its worker then reports ``reason``)."""
+        if self._query is not None:
+            self._query[1].stop(reason)
+
     @on(Input.Submitted, "#sql")
     def run_query(self, event: Input.Submitted) -> None:
-        """Run the submitted query and show its rows or its error."""
+        """Start the submitted query in a worker thread (stopping one still running)."""
         text = event.value.strip()
-        box = self.query_one("#sql", HistoryInput)
-        box.remember(text)
+        self.query_one("#sql", HistoryInput).remember(text)
         if not text:
             return
-        table = self.query_one("#sql-result", DataTable)
-        try:
-            result = self.tui.reader.sql(text)
-        except WriteRefused as exc:
+        self.stop("Replaced by the next query.")
+        stopper = Stopper()
+        limit = self.tui.sql_time_limit_s
+        worker = self.run_worker(
+            partial(self.tui.reader.sql, text, timeout_s=limit, stopper=stopper),
+            name="sql", group="sql", thread=True, exit_on_error=False)
+        self._query = (worker, stopper, text)
+        self._message(f"running… Esc stops it (it stops by itself after {limit:g} s)", "yellow")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Show the finished query's rows, or why it has none."""
+        if self._query is None or event.worker is not self._query[0]:
+            return
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        text = self._query[2]
+        self._query = None
+        if event.state is WorkerState.SUCCESS:
+            self._show(text, cast("SqlResult", event.worker.result))
+            return
+        exc = event.worker.error
+        if isinstance(exc, WriteRefused):
             self._message(str(exc), "bold red")
-            return
-        except (duckdb.Error, ReadError) as exc:
+        elif isinstance(exc, QueryStopped):
+            self._message(str(exc), "yellow")
+        elif isinstance(exc, duckdb.Error | ReadError):
             self._message(str(exc).strip(), "red")
-            return
-        except Exception as exc:  # a console must survive any query; show what went wrong
+        else:  # a console must survive any query; show what went wrong
             self._message(f"{type(exc).__name__}: {exc}", "red")
-            return
+
+    def _show(self, text: str, result: SqlResult) -> None:
         self.result = result
-        box.value = ""
+        box = self.query_one("#sql", HistoryInput)
+        if box.value.strip() == text:
+            box.value = ""
+        table = self.query_one("#sql-result", DataTable)
         table.clear(columns=True)
-        table.add_columns(*result.columns)
-        table.add_rows([tuple(fmt_cell(v) for v in row) for row in result.rows])
+        for name in result.columns:  # Text: names and values are data, never markup
+            table.add_column(Text(name))
+        table.add_rows([tuple(Text(fmt_cell(v)) for v in row) for row in result.rows])
         shown = f"first {MAX_ROWS} rows (more not shown)" if result.truncated else \
             f"{len(result.rows)} row{'s' if len(result.rows) != 1 else ''}"
         self._message(shown if result.columns else "done (no rows)", "green")
+
+    def action_back(self) -> None:
+        """Stop the running query, else go back."""
+        if self.running:
+            self.stop("Cancelled (Esc). The query box still holds it.")
+        else:
+            self.app.pop_screen()
 
     def action_clear(self) -> None:
         """Empty the query box and the table."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -31,10 +32,10 @@ def explanation_text(view: UserView, rank: int) -> Text:
         return Text("No attention explanations stored for this run.", style="dim")
     if not rows:
         return Text(f"No explanation stored for #{rank}.", style="dim")
-    top = max(w for _, _, w in rows) or 1.0
+    top = max((w for _, _, w in rows if math.isfinite(w)), default=0.0) or 1.0
     out = Text(f"why #{rank}: history items by attention weight\n", style="bold")
     for item, title, weight in rows:
-        filled = round(BAR * weight / top)
+        filled = min(max(round(BAR * weight / top), 0), BAR) if math.isfinite(weight) else 0
         out.append("█" * filled + "░" * (BAR - filled), style="cyan")
         out.append(f" {weight:.2f} {_label(item, title)}\n")
     out.rstrip()
@@ -88,7 +89,8 @@ class UserScreen(Screen[None]):
             self._summary(Text(str(exc), style="red"))
             return
         if user is None:
-            self._summary(Text("This run stored no recommendations.", style="yellow"))
+            self._summary(Text("This run has no users: no recommendations and no dataset.",
+                               style="yellow"))
             return
         self.load(user)
         self.query_one("#recs", DataTable).focus()
@@ -137,8 +139,8 @@ class UserScreen(Screen[None]):
     def _fill(self, view: UserView) -> None:
         tests = {t.item_id for t in view.test_items}
         history, recs = self._columns()
-        for h in view.history:
-            history.add_row(str(h.position), _label(h.item_id, h.title),
+        for h in view.history:  # Text: ids and titles are data, never markup
+            history.add_row(Text(str(h.position)), Text(_label(h.item_id, h.title)),
                             Text(h.split, style="bold" if h.split == "valid" else "dim"))
         if view.history:
             history.move_cursor(row=len(view.history) - 1, animate=False)
@@ -150,15 +152,25 @@ class UserScreen(Screen[None]):
                          Text(_label(r.item_id, r.title), style=style),
                          Text(f"{r.score:.3f}", style=style, justify="right"),
                          Text("◀ test" if hit else "", style=style), key=str(r.rank))
-        self.query_one("#recs-label", Label).update(f"top-{len(view.recommendations)}")
+        top = len(view.recommendations)
+        self.query_one("#recs-label", Label).update(
+            f"top-{top}" if top else "no recommendations")
         rank = view.test_rank()
         held = ", ".join(_label(t.item_id, t.title) for t in view.test_items)
-        top = len(view.recommendations)
-        where = (f"test item at rank {rank} of {top}" if rank else
-                 f"test item not in the top {top}") if view.test_items else "no test item"
+        sep = ": "
+        if not top:
+            where, sep = "no recommendations stored for this user", " · test item: "
+        elif view.test_items:
+            where = f"test item at rank {rank} of {top}" if rank else \
+                f"test item not in the top {top}"
+        else:
+            where = "no test item"
         self._summary(Text.assemble((where, "bold green" if rank else "yellow"),
-                                    (": " if held else "", "dim"), held))
-        self._why(view.recommendations[0].rank if view.recommendations else 1)
+                                    (sep if held else "", "dim"), held))
+        if top:
+            self._why(view.recommendations[0].rank)
+        else:
+            self.query_one("#why", Static).update("")
 
     def _why(self, rank: int) -> None:
         if self.view is not None:
@@ -190,13 +202,13 @@ class UserScreen(Screen[None]):
         box.select_all()
 
     def action_step(self, step: int) -> None:
-        """Next or previous user of the run."""
+        """Next or previous user of the run (its dataset's users, recommended to or not)."""
         if self.user_id is None:
             return
         try:
             user = self.tui.reader.neighbour_user(self.run_id, self.user_id, step)
         except ReadError as exc:
-            self.notify(str(exc), severity="warning")
+            self.notify(str(exc), severity="warning", markup=False)
             return
         if user is not None:
             self.load(user)

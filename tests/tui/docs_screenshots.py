@@ -43,11 +43,11 @@ def shots(pick: dict[str, str]) -> dict[str, Sequence[str]]:
         "run-curves": (f"@run:{pick['trained']}", "enter", "2"),
         "run-recipe": (f"@run:{pick['trained']}", "enter", "3"),
         "run-plugins": (f"@run:{pick['trained']}", "enter", "4"),
-        "user": (f"@run:{pick['trained']}", "u", "slash", f"={pick['user']}", "enter"),
-        "compare": (f"@run:{pick['trained']}", "space", f"@run:{pick['other']}", "c"),
-        "sql": ("s", "=SELECT r.name, m.metric, m.k, round(m.value, 4) AS value FROM metrics m "
-                "JOIN runs r USING (run_id) WHERE m.split = 'test' ORDER BY m.metric, m.k, "
-                "r.name", "enter", "up"),
+        "user": (f"@run:{pick['trained']}", "ctrl+n", "slash", f"={pick['user']}", "enter"),
+        "compare": (f"@run:{pick['trained']}", "space", f"@run:{pick['other']}", "ctrl+p"),
+        "sql": ("ctrl+s", "=SELECT r.name, m.metric, m.k, round(m.value, 4) AS value "
+                "FROM metrics m JOIN runs r USING (run_id) WHERE m.split = 'test' "
+                "ORDER BY m.metric, m.k, r.name", "enter", "up"),
         "help": ("question_mark",),
     }
     if pick["failed"]:
@@ -67,6 +67,7 @@ async def _drive(pilot: Pilot, keys: Sequence[str]) -> None:
             focused.value = key[1:]
         else:
             await pilot.press(key)
+        await pilot.app.workers.wait_for_complete()  # SQL queries run in a thread
         await pilot.pause()
     for box in pilot.app.screen.query(Input):
         box.cursor_blink = False
@@ -84,7 +85,7 @@ def save_why(out_dir: Path) -> list[Path]:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = build(Path(tmp) / "results.duckdb")
-        keys = (f"@run:{SASREC}", "u", "down", "down")
+        keys = (f"@run:{SASREC}", "ctrl+n", "down", "down")
         return _save(path, out_dir, {"user-why": keys}, clock=lambda: NOW)
 
 

@@ -20,25 +20,11 @@ from recsys_kit.tui.runs_screen import RunsScreen
 from recsys_kit.tui.sql_screen import SqlScreen
 from recsys_kit.tui.user_screen import UserScreen
 
+from .helpers import cells, column, settle, text_of
 from .results_fixture import BERT, GRU, NOW, POP, SASREC
 
 pytestmark = pytest.mark.anyio
 MakeApp = Callable[..., RecsysApp]
-
-
-def cells(table: DataTable) -> list[list[str]]:
-    """Every row of a table as plain strings."""
-    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-
-
-def column(table: DataTable, index: int) -> list[str]:
-    """One column of a table as plain strings."""
-    return [row[index] for row in cells(table)]
-
-
-def text_of(widget: Static) -> str:
-    """What a Static shows, as plain text."""
-    return str(widget.render())
 
 
 async def test_runs_listed_newest_first_with_status_and_metrics(make_app: MakeApp) -> None:
@@ -66,9 +52,9 @@ async def test_sort_by_column_and_filter_by_typing(make_app: MakeApp) -> None:
         await pilot.click("#runs", offset=(2, 0))  # header "name"
         await pilot.pause()
         assert column(table, 0) == sorted(column(table, 0))
-        await pilot.press("O")
+        await pilot.press("ctrl+r")
         assert column(table, 0) == sorted(column(table, 0), reverse=True)
-        await pilot.press("o")  # next column: status
+        await pilot.press("ctrl+o")  # next column: status
         assert screen.sort_key == "status"
         await pilot.press("b", "e", "r", "t")  # typing starts the filter
         assert screen.query_one("#filter", Input).value == "bert"
@@ -120,7 +106,7 @@ async def test_user_screen_history_recommendations_test_item_and_why(make_app: M
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("ctrl+end", "u")
+        await pilot.press("ctrl+end", "ctrl+n")
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, UserScreen) and screen.user_id == "1"
@@ -148,7 +134,7 @@ async def test_compare_shows_differences_and_jumps_to_users(make_app: MakeApp) -
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("ctrl+end", "space", "up", "c")  # sasrec marked, cursor on popularity
+        await pilot.press("ctrl+end", "space", "up", "ctrl+p")  # sasrec marked; popularity
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, CompareScreen) and (screen.a, screen.b) == (SASREC, POP)
@@ -170,7 +156,7 @@ async def test_compare_needs_two_runs(make_app: MakeApp) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("c")
+        await pilot.press("ctrl+p")
         assert isinstance(app.screen, RunsScreen)
 
 
@@ -178,20 +164,23 @@ async def test_sql_console_rows_errors_refusal_history(make_app: MakeApp) -> Non
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("s")
+        await pilot.press("ctrl+s")
         screen = app.screen
         assert isinstance(screen, SqlScreen)
         box = screen.query_one("#sql", Input)
         message = screen.query_one("#sql-message", Static)
         box.value = "SELECT name FROM runs ORDER BY name"
         await pilot.press("enter")
+        await settle(pilot, app)
         assert column(screen.query_one("#sql-result", DataTable), 0)[0] == "bert4rec"
         assert "5 rows" in text_of(message)
         box.value = "DELETE FROM runs"
         await pilot.press("enter")
+        await settle(pilot, app)
         assert "read-only" in text_of(message) and "DELETE" in text_of(message)
         box.value = "SELECT nope FROM runs"
         await pilot.press("enter")
+        await settle(pilot, app)
         assert "nope" in text_of(message) and box.value == "SELECT nope FROM runs"
         box.value = ""
         await pilot.press("up")
@@ -211,8 +200,15 @@ async def test_help_and_quit(make_app: MakeApp) -> None:
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)
-        await pilot.press("q")
-    assert app.return_code == 0
+        await pilot.press("ctrl+q")
+        assert app.return_code == 0
+    for keys in (("ctrl+c",), ("enter", "q")):  # q quits where nothing takes typing
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert app.return_code is None
+            await pilot.press(*keys)
+            assert app.return_code == 0
 
 
 async def test_runs_refresh_while_a_run_writes(make_app: MakeApp, results_copy: Path) -> None:
@@ -234,14 +230,6 @@ async def test_runs_refresh_while_a_run_writes(make_app: MakeApp, results_copy: 
         await pilot.pause(0.3)
         after = {r[0]: r for r in cells(table)}["gru4rec"]
         assert after[1:4] == ["completed", "01-05 11:56", "4m10s"]
-
-
-async def test_opens_without_a_results_file(make_app: MakeApp, tmp_path: Path) -> None:
-    app = make_app(tmp_path / "missing.duckdb")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        assert "No results file" in text_of(app.screen.query_one("#runs-status", Static))
-        assert app.screen.query_one("#runs", DataTable).row_count == 0
 
 
 async def test_run_screen_follows_a_training_run(make_app: MakeApp, results_copy: Path) -> None:
@@ -292,7 +280,8 @@ async def test_a_file_that_is_no_results_file_is_reported(
         await pilot.pause()
         status = text_of(app.screen.query_one("#runs-status", Static))
         assert "Cannot read" in status and "results file" in status
-        await pilot.press("s")
+        await pilot.press("ctrl+s")
         app.screen.query_one("#sql", Input).value = "SELECT x FROM t"
         await pilot.press("enter")
+        await settle(pilot, app)
         assert column(app.screen.query_one("#sql-result", DataTable), 0) == ["1"]

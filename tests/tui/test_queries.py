@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from recsys_kit.tui import plot
-from recsys_kit.tui.formatting import fmt_bytes, fmt_duration
-from recsys_kit.tui.queries import Busy, NoResults, Reader, WriteRefused, key_metrics
+from recsys_kit.tui.formatting import fmt_bytes, fmt_duration, fmt_timing, fmt_value, non_finite
+from recsys_kit.tui.queries import (
+    Busy,
+    NoResults,
+    QueryStopped,
+    Reader,
+    Stopper,
+    WriteRefused,
+    key_metrics,
+)
 
 from .results_fixture import BERT, GRU, POP, SASREC
 
@@ -96,6 +108,42 @@ def test_missing_file_and_busy_file(tmp_path: Path, results_copy: Path) -> None:
     finally:
         holder.communicate("\n", timeout=30)
     assert Reader(results_copy).runs()  # readable again once the writer closed
+
+
+def test_sql_stops_at_its_time_limit_or_when_stopped(fixture_results: Path) -> None:
+    slow = "SELECT sum(a.range * b.range) FROM range(100000000) a, range(1000000) b"
+    reader = Reader(fixture_results)
+    started = time.monotonic()
+    with pytest.raises(QueryStopped, match=r"Stopped after 0\.2 s"):
+        reader.sql(slow, timeout_s=0.2)
+    stopper = Stopper()
+    threading.Timer(0.2, stopper.stop, ["Cancelled."]).start()
+    with pytest.raises(QueryStopped, match="Cancelled"):
+        reader.sql(slow, stopper=stopper)
+    assert time.monotonic() - started < 20
+    assert reader.sql("SELECT 1", timeout_s=0.2).rows == [(1,)]
+
+
+def test_neighbours_include_users_without_recommendations(results_copy: Path) -> None:
+    with duckdb.connect(str(results_copy)) as con:
+        con.execute("DELETE FROM recommendations WHERE run_id = ? AND user_id = '2'", [SASREC])
+    reader = Reader(results_copy)
+    assert reader.neighbour_user(SASREC, "1", 1) == "2"
+    assert reader.neighbour_user(SASREC, "2", 1) == "3"
+    assert reader.first_user(BERT) == "1" and reader.sample_users(BERT) == ["1", "2", "3"]
+    view = reader.user(SASREC, "2")
+    assert view is not None and view.history and not view.recommendations
+
+
+def test_non_finite_values() -> None:
+    drawn = plot.render([1, 2, 3, 4], [4.0, math.nan, 2.5, math.inf], width=30, height=8)
+    assert drawn.rows[0][0].startswith("4.0000") and drawn.rows[-1][0].startswith("2.5000")
+    assert non_finite([1, 2, 3, 4], [1.0, math.nan, math.inf, math.nan]) == \
+        "nan at epochs 2, 4; inf at epoch 3"
+    assert non_finite(list(range(6)), [math.nan] * 6) == "nan at 6 epochs from 0"
+    assert fmt_value(math.nan) == "nan" and fmt_value(None) == "—"
+    assert fmt_timing({"epoch_seconds": 10.84, "sequences_per_s": 2780.4}, 3) == \
+        "training: 10.8 s/epoch · 2,780 seq/s (mean of 3 epochs)"
 
 
 def test_plot_draws_a_falling_line_with_axes() -> None:

@@ -19,16 +19,16 @@ SCREENS: dict[str, Sequence[str]] = {
     "run_curves": ("ctrl+end", "enter", "2"),
     "run_recipe": ("ctrl+end", "enter", "3"),
     "run_failed": ("down", "down", "enter"),
-    "user": ("ctrl+end", "u", "down"),
-    "compare": ("ctrl+end", "space", "up", "c"),
-    "sql": ("s", "SELECT name, status, best_epoch FROM runs ORDER BY name", "enter", "up"),
+    "user": ("ctrl+end", "ctrl+n", "down"),
+    "compare": ("ctrl+end", "space", "up", "ctrl+p"),
+    "sql": ("ctrl+s", "SELECT name, status, best_epoch FROM runs ORDER BY name", "enter", "up"),
     "help": ("question_mark",),
 }
 
 
 def navigate(keys: Sequence[str]) -> Callable[[Pilot], object]:
-    """Press ``keys`` (a longer string is typed into the focused input at once), then stop
-    input cursors blinking."""
+    """Press ``keys`` (a longer string is typed into the focused input at once), wait for
+    workers, then stop input cursors blinking."""
 
     async def run_before(pilot: Pilot) -> None:
         await pilot.pause()
@@ -37,6 +37,7 @@ def navigate(keys: Sequence[str]) -> Callable[[Pilot], object]:
                 pilot.app.focused.value = key
             else:
                 await pilot.press(key)
+        await pilot.app.workers.wait_for_complete()  # SQL queries run in a thread
         await pilot.pause()
         for box in pilot.app.screen.query(Input):
             box.cursor_blink = False

@@ -15,7 +15,13 @@ import duckdb
 from recsys_kit.tui.queries import compare as _compare
 from recsys_kit.tui.queries import console, runs, users
 from recsys_kit.tui.queries.compare import Comparison, Disagreement, MetricDiff
-from recsys_kit.tui.queries.console import SqlResult, WriteRefused
+from recsys_kit.tui.queries.console import (
+    TIME_LIMIT_S,
+    QueryStopped,
+    SqlResult,
+    Stopper,
+    WriteRefused,
+)
 from recsys_kit.tui.queries.reader import (
     Busy,
     NoResults,
@@ -23,14 +29,16 @@ from recsys_kit.tui.queries.reader import (
     Unreadable,
     connect,
     signature,
+    unreadable,
 )
 from recsys_kit.tui.queries.runs import Curve, RunDetail, RunSummary, key_metrics
 from recsys_kit.tui.queries.users import HistoryItem, Recommendation, UserView
 
 __all__ = [
-    "Busy", "Comparison", "Curve", "Disagreement", "HistoryItem", "MetricDiff", "NoResults",
-    "ReadError", "Reader", "Recommendation", "RunDetail", "RunSummary", "SqlResult",
-    "Unreadable", "UserView", "WriteRefused", "key_metrics",
+    "TIME_LIMIT_S", "Busy", "Comparison", "Curve", "Disagreement", "HistoryItem", "MetricDiff",
+    "NoResults", "QueryStopped", "ReadError", "Reader", "Recommendation", "RunDetail",
+    "RunSummary", "SqlResult", "Stopper", "Unreadable", "UserView", "WriteRefused",
+    "key_metrics",
 ]
 
 T = TypeVar("T")
@@ -57,23 +65,22 @@ class Reader:
             with connect(self.path, self.wait_s if wait_s is None else wait_s) as con:
                 return query(con, *args)
         except duckdb.Error as exc:
-            raise Unreadable(f"Cannot read {self.path}: {exc}".strip() + " Is it a recsys-kit "
-                             "results file (`recsys-kit run` writes one)?") from exc
+            raise unreadable(self.path, exc) from exc
 
     def runs(self, wait_s: float | None = None) -> list[RunSummary]:
         """The runs list, newest first."""
         return self._read(runs.list_runs, wait_s=wait_s)
 
-    def run(self, run_id: str) -> RunDetail | None:
+    def run(self, run_id: str, wait_s: float | None = None) -> RunDetail | None:
         """One run's details."""
-        return self._read(runs.run_detail, run_id)
+        return self._read(runs.run_detail, run_id, wait_s=wait_s)
 
     def user(self, run_id: str, user_id: str) -> UserView | None:
         """One user's history and recommendations under a run."""
         return self._read(users.user_view, run_id, user_id)
 
     def first_user(self, run_id: str) -> str | None:
-        """The first user with recommendations from the run."""
+        """The first user with recommendations from the run (else of its dataset)."""
         return self._read(users.first_user, run_id)
 
     def neighbour_user(self, run_id: str, user_id: str, step: int) -> str | None:
@@ -88,7 +95,9 @@ class Reader:
         """Runs ``a`` and ``b`` compared."""
         return self._read(_compare.compare, a, b)
 
-    def sql(self, text: str) -> SqlResult:
-        """A console query; raises :class:`WriteRefused` for writes, ``duckdb.Error`` else."""
+    def sql(self, text: str, *, timeout_s: float | None = None,
+            stopper: Stopper | None = None) -> SqlResult:
+        """A console query. Raises :class:`WriteRefused` for writes, :class:`QueryStopped`
+        when ``stopper`` stops it or it runs past ``timeout_s``, ``duckdb.Error`` else."""
         with connect(self.path, self.wait_s) as con:
-            return console.run_sql(con, text)
+            return console.run_sql(con, text, timeout_s=timeout_s, stopper=stopper)

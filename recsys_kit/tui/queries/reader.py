@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -25,7 +25,19 @@ class Busy(ReadError):
 
 
 class Unreadable(ReadError):
-    """The file opened but the query failed: not a results file, or an unknown schema."""
+    """The file cannot be opened or queried: not a DuckDB file, not a results file, or an
+    unknown schema. Retrying does not help until the file changes."""
+
+
+def unreadable(path: Path, exc: BaseException) -> Unreadable:
+    """An :class:`Unreadable` that quotes ``exc``."""
+    return Unreadable(f"Cannot read {path}: {str(exc).strip()} Is it a recsys-kit results file "
+                      "(`recsys-kit run` writes one)?")
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    cause = exc.__cause__ if isinstance(exc, StoreError) and exc.__cause__ else exc
+    return isinstance(cause, duckdb.IOException) and "lock" in str(cause).lower()
 
 
 @contextmanager
@@ -33,20 +45,22 @@ def connect(path: Path, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to ``path``, closed on exit.
 
     DuckDB lets nobody open a file that another process holds read-write, so a writer's
-    transaction shows up as :class:`Busy` after ``wait_s`` seconds of retrying.
+    transaction shows up as :class:`Busy` after ``wait_s`` seconds of retrying. Any other
+    failure to open (an empty file, a text file, a newer format) is :class:`Unreadable`.
+    Errors raised by the queries inside the block pass through unchanged.
     """
     if not path.exists():
-        raise NoResults(f"No results file at {path} yet. Run a recipe "
-                        "(`recsys-kit run recipes/quickstart.yaml`) or pass --results.")
+        raise NoResults(f"No results file at {path} yet; the list fills in once a run writes "
+                        "it (`recsys-kit run recipes/quickstart.yaml`), or pass --results.")
+    stack = ExitStack()
     try:
-        with open_db(path, read_only=True, wait_s=wait_s) as con:
-            yield con
-    except StoreError as exc:
-        if isinstance(exc, NoResults | Busy):
-            raise
-        raise Busy(f"The results file is busy (a run is writing to it): {exc}") from exc
-    except duckdb.IOException as exc:
-        raise Busy(f"The results file could not be read right now: {exc}") from exc
+        con = stack.enter_context(open_db(path, read_only=True, wait_s=wait_s))
+    except (StoreError, duckdb.Error) as exc:
+        if _is_lock_conflict(exc):
+            raise Busy(f"The results file is busy (a run is writing to it): {exc}") from exc
+        raise unreadable(path, exc.__cause__ or exc) from exc
+    with stack:
+        yield con
 
 
 def signature(path: Path) -> tuple[int, ...]:

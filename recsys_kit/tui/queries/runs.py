@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 import duckdb
 
 from recsys_kit.tui.formatting import metric_key
+
+#: Per-epoch training timings (split 'train'), shown as one line rather than as metrics.
+TIMINGS = ("epoch_seconds", "eval_seconds", "sequences_per_s")
 
 #: Test metrics shown in the runs list when present, best first (the monitor always leads).
 KEY_METRICS = ("ndcg@10", "hr@10", "recall@10", "mrr@10", "ndcg@20", "hr@20")
@@ -29,6 +33,12 @@ class RunSummary:
     epoch: int | None
     monitor_value: float | None
     test: dict[str, float] = field(default_factory=dict)
+
+    def elapsed_s(self, now: datetime) -> float | None:
+        """Seconds the run took, or has been running for at ``now``."""
+        if self.status == "running" and self.started_at is not None:
+            return max((now - self.started_at).total_seconds(), 0.0)
+        return self.duration_s
 
     def haystack(self) -> str:
         """Text the runs filter searches (lower case)."""
@@ -102,13 +112,18 @@ class RunDetail:
     error: str | None
     recipe: dict[str, Any]
     versions: dict[str, str]
-    #: (split, metric, k, value); valid at the best (else last) epoch, train loss likewise.
+    #: (split, metric, k, value): test; valid and train loss at the best (else the latest
+    #: validated) epoch.
     metrics: list[tuple[str, str, int | None, float]]
     metrics_epoch: int | None
     loss: Curve
-    monitor_curve: Curve
+    #: The monitored validation metric per epoch; None when the run monitors nothing.
+    monitor_curve: Curve | None
     plugins: list[tuple[str, str, str, str | None, str | None]]
     artifacts: list[tuple[str, str, str, int | None]]
+    #: Mean per-epoch training timings by name (``TIMINGS``), and over how many epochs.
+    timing: dict[str, float] = field(default_factory=dict)
+    timing_epochs: int = 0
 
 
 def _loads(text: str | None) -> Any:
@@ -134,12 +149,19 @@ def run_detail(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail | None:
         "ORDER BY epoch, logged_at", [run_id]).fetchall()
     loss = [(e, v) for s, e, m, k, v in series if s == "train" and m == "loss"]
     mon = [(e, v) for s, e, m, k, v in series if s == "valid" and metric_key(m, k) == monitor]
-    last = max((e for _, e, *_ in series), default=None)
+    last = max((e for s, e, *_ in series if s == "valid"), default=None)
+    if last is None:  # nothing validated (yet): the latest epoch of anything
+        last = max((e for _, e, *_ in series), default=None)
     at = best if best is not None else last
     metrics = con.execute(
         "SELECT split, metric, k, value FROM metrics WHERE run_id = ? AND split = 'test' "
         "ORDER BY metric, k", [run_id]).fetchall()
-    metrics += [(s, m, k, v) for s, e, m, k, v in series if e == at]
+    metrics += [(s, m, k, v) for s, e, m, k, v in series
+                if e == at and (s == "valid" or (s == "train" and m == "loss"))]
+    timings: dict[str, list[float]] = {}
+    for s, _, m, _, v in series:
+        if s == "train" and m in TIMINGS and v is not None and math.isfinite(v):
+            timings.setdefault(m, []).append(v)
     plugins = con.execute(
         "SELECT recipe_path, family, plugin, distribution, version FROM run_plugins "
         "WHERE run_id = ? ORDER BY recipe_path", [run_id]).fetchall()
@@ -150,6 +172,9 @@ def run_detail(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail | None:
         *row[:12], recipe=_loads(row[12]), versions=_loads(row[13]), metrics=metrics,
         metrics_epoch=at,
         loss=Curve("training loss", [e for e, _ in loss], [v for _, v in loss]),
-        monitor_curve=Curve(f"valid {monitor}", [e for e, _ in mon], [v for _, v in mon]),
+        monitor_curve=None if monitor is None else Curve(
+            f"valid {monitor}", [e for e, _ in mon], [v for _, v in mon]),
         plugins=plugins, artifacts=artifacts,
+        timing={m: sum(vs) / len(vs) for m, vs in timings.items()},
+        timing_epochs=max(map(len, timings.values()), default=0),
     )

@@ -88,30 +88,43 @@ def user_view(con: duckdb.DuckDBPyConnection, run_id: str, user_id: str) -> User
     )
 
 
+#: The run's users: those it recommended to, and every user of the dataset it trained on.
+RUN_USERS = """
+    SELECT user_id FROM recommendations WHERE run_id = $run
+    UNION
+    SELECT user_id FROM interactions
+    WHERE data_key = (SELECT data_key FROM runs WHERE run_id = $run)
+"""
+
+
 def first_user(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
-    """The first user (in user order) with recommendations from the run."""
+    """The first user (in user order) with recommendations from the run, else the first user
+    of its dataset."""
     row = con.execute(
         f"SELECT user_id FROM (SELECT DISTINCT user_id FROM recommendations WHERE run_id = ?) "
         f"ORDER BY {USER_ORDER} LIMIT 1", [run_id]).fetchone()
+    if row is None:
+        row = con.execute(f"SELECT user_id FROM ({RUN_USERS}) ORDER BY {USER_ORDER} LIMIT 1",
+                          {"run": run_id}).fetchone()
     return row[0] if row else None
 
 
 def neighbour_user(
     con: duckdb.DuckDBPyConnection, run_id: str, user_id: str, step: int
 ) -> str | None:
-    """The user ``step`` places after (or before, when negative) ``user_id``; None at the end."""
+    """The user ``step`` places after (or before, when negative) ``user_id`` among the run's
+    users (with or without recommendations); None at the end."""
     row = con.execute(f"""
         WITH u AS (
-            SELECT user_id, row_number() OVER (ORDER BY {USER_ORDER}) AS n
-            FROM (SELECT DISTINCT user_id FROM recommendations WHERE run_id = ?)
+            SELECT user_id, row_number() OVER (ORDER BY {USER_ORDER}) AS n FROM ({RUN_USERS})
         )
-        SELECT user_id FROM u WHERE n = (SELECT n FROM u WHERE user_id = ?) + ?
-    """, [run_id, user_id, step]).fetchone()
+        SELECT user_id FROM u WHERE n = (SELECT n FROM u WHERE user_id = $user) + $step
+    """, {"run": run_id, "user": user_id, "step": step}).fetchone()
     return row[0] if row else None
 
 
 def sample_users(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 3) -> list[str]:
     """A few user ids of the run, to suggest when an id is unknown."""
     return [r[0] for r in con.execute(
-        f"SELECT user_id FROM (SELECT DISTINCT user_id FROM recommendations WHERE run_id = ?) "
-        f"ORDER BY {USER_ORDER} LIMIT ?", [run_id, limit]).fetchall()]
+        f"SELECT user_id FROM ({RUN_USERS}) ORDER BY {USER_ORDER} LIMIT $limit",
+        {"run": run_id, "limit": limit}).fetchall()]
