@@ -13,15 +13,12 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from recsys_kit.builtin import ingest
-from recsys_kit.builtin.ingest import (
-    FilesConfig,
-    FilesIngest,
-    SequencesConfig,
-    SequencesIngest,
-    SyntheticConfig,
-    SyntheticIngest,
-)
+from recsys_kit.builtin.ingest import FilesConfig, SequencesConfig, SyntheticConfig
 from recsys_kit.errors import DataError
+from recsys_kit.ingest import synthetic
+from recsys_kit.ingest.files import FilesIngest
+from recsys_kit.ingest.sequences import SequencesIngest
+from recsys_kit.ingest.synthetic import SyntheticIngest
 from recsys_kit.runner.context import DataContext
 from recsys_kit.stages import Family
 
@@ -415,7 +412,7 @@ def test_synthetic_next_item_beats_popularity() -> None:
     assert repeats[0][0] < 0.1 * len(pairs)
     # titles carry the topic: every item of a genre uses one of the topic's words
     genre, title = rows(ctx, "SELECT genres, title FROM items LIMIT 1")[0]
-    assert any(w in title.lower() for w in dict(ingest.TOPIC_WORDS)[genre])
+    assert any(w in title.lower() for w in dict(synthetic.TOPIC_WORDS)[genre])
 
 
 def test_synthetic_rejects_inconsistent_sizes() -> None:

@@ -1,0 +1,1 @@
+"""Readers behind the built-in ingest stages; DuckDB does the heavy lifting."""

@@ -1,0 +1,84 @@
+"""The ``sequences`` ingest stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recsys_kit.builtin.ingest import SequencesConfig
+from recsys_kit.ingest.tables import (
+    SHOWN,
+    Bad,
+    cleanup,
+    existing_file,
+    fetch_one,
+    filter_and_report,
+    handle_bad_rows,
+    quote,
+    read_items,
+    read_lines,
+)
+
+if TYPE_CHECKING:
+    from recsys_kit.runner.context import DataContext
+
+
+class SequencesIngest:
+    """Reads ready-made sequences: one line per user, or one 'user item' pair per line."""
+
+    def __init__(self, config: SequencesConfig) -> None:
+        self.config = config
+
+    def inputs(self) -> list[Path]:
+        """The files this stage reads."""
+        items = [Path(self.config.items.path).expanduser()] if self.config.items else []
+        return [Path(self.config.path).expanduser(), *items]
+
+    def run(self, ctx: DataContext) -> None:
+        """Create ``interactions`` (ts = position in the user's sequence) and ``items``."""
+        cfg = self.config
+        try:
+            n_read = self._read(ctx)
+            filter_and_report(ctx, cfg.filters, n_read)
+            if cfg.items is not None:
+                read_items(ctx, cfg.items, cfg.on_bad_rows)
+        finally:
+            cleanup(ctx.con)
+
+    def _read(self, ctx: DataContext) -> int:
+        """Create ``interactions`` from the sequence file; return the interactions read."""
+        cfg, con = self.config, ctx.con
+        file = existing_file(cfg.path, "path")
+        split = (f"string_split(line, {quote(cfg.delimiter)})" if cfg.delimiter.strip() else
+                 "regexp_split_to_array(line, '\\s+')")
+        read_lines(con, file, cfg.encoding, "_ingest_toks", f"list_filter(list_transform({split}, "
+                    "lambda x: trim(x)), lambda x: x <> '') AS toks")
+        if cfg.format == "pairs":
+            where = "FROM _ingest_toks WHERE len(toks) NOT IN (0, 2)"
+            bad = con.execute(f"SELECT rowid + 1, len(toks), array_to_string(toks, ' ') {where} "
+                              f"ORDER BY rowid LIMIT {SHOWN}").fetchall()
+            first = [(r, f"expected 2 fields (user item), found {n}", t) for r, n, t in bad]
+            kinds = {"not a 'user item' pair": fetch_one(con, f"SELECT count(*) {where}")[0]}
+            handle_bad_rows(ctx, cfg.on_bad_rows, Bad(file, "line", kinds, first))
+            items, keep = "toks[2:2]", "len(toks) = 2"
+        else:
+            n, lines = fetch_one(con, "SELECT count(*), list(rowid + 1 ORDER BY rowid)[1:5] FROM "
+                            "_ingest_toks WHERE len(toks) = 1")
+            if n:
+                ctx.report("ingest", f"{file.name}: dropped {n} users with no items (lines "
+                           f"{', '.join(map(str, lines))})")
+            items, keep = "toks[2:]", "len(toks) > 1"
+        # start: items on earlier lines; pos: the user's items on earlier lines (no big sorts)
+        con.execute(
+            "CREATE OR REPLACE TABLE interactions AS WITH l AS (SELECT rowid AS _row, toks[1] AS "
+            f"user_id, {items} AS items FROM _ingest_toks WHERE {keep}), o AS (SELECT *, CAST(sum("
+            "len(items)) OVER (ORDER BY _row) AS BIGINT) - len(items) AS start, CAST(sum(len("
+            "items)) OVER (PARTITION BY user_id ORDER BY _row) AS BIGINT) - len(items) AS pos "
+            "FROM l), "
+            "x AS (SELECT user_id, unnest(items) AS item_id, unnest(range(pos, pos + len(items))) "
+            "AS ts, unnest(range(start, start + len(items))) AS row_no FROM o) SELECT user_id, "
+            "item_id, CAST(ts AS DOUBLE) AS ts, CAST(NULL AS DOUBLE) AS rating, CAST(NULL AS "
+            "DOUBLE) AS weight, row_no FROM x ORDER BY row_no")
+        n_read = fetch_one(con, "SELECT count(*) FROM interactions")[0]
+        ctx.report("ingest", f"{file.name}: {n_read} interactions read")
+        return n_read
