@@ -15,7 +15,6 @@ import duckdb
 from rich.console import Console
 
 from recsys_kit.data import SequenceData
-from recsys_kit.errors import DataError
 from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
 from recsys_kit.runner.context import DataContext
 
@@ -39,11 +38,8 @@ class PreparedData:
 def _fingerprint(path: Path) -> dict[str, object]:
     try:
         stat = path.stat()
-    except FileNotFoundError:
-        raise DataError(
-            f"Input file not found: {path} (relative paths are read from the current directory "
-            f"{Path.cwd()}). Fix the path in the recipe or pass --set ...path=/real/path."
-        ) from None
+    except FileNotFoundError:  # the stage itself reports it, naming the recipe setting
+        return {"path": str(path), "missing": True}
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
