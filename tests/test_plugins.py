@@ -498,7 +498,7 @@ def test_failed_run_calls_on_error_and_marks_the_row_failed(failed: Recorded) ->
         "SELECT status, error FROM runs WHERE run_id = ?", [outcome.run_id])
     [(status, error)] = rows
     assert status == "failed"
-    assert "Input file not found" in error and "missing.txt" in error
+    assert "does not exist" in error and "missing.txt" in error
 
 
 def test_every_hook_is_exercised(completed: Recorded, failed: Recorded) -> None:
