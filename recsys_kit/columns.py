@@ -1,14 +1,10 @@
-"""Canonical column and table names shared by every stage (as RecTools fixes them)."""
+"""Canonical table names and split labels shared by every stage.
 
-USER_ID = "user_id"
-ITEM_ID = "item_id"
-TS = "ts"
-RATING = "rating"
-WEIGHT = "weight"
-ROW_NO = "row_no"
-SPLIT = "split"
-RANK = "rank"
-SCORE = "score"
+Column names are fixed too (as RecTools fixes them): interactions have ``user_id, item_id, ts``
+and optional ``rating, weight``, plus ``row_no`` (original row order, which breaks ties in
+``ts``); items have ``item_id`` plus side columns; recommendations have
+``user_id, rank, item_id, score``.
+"""
 
 #: Table an ingest stage must create: user_id, item_id VARCHAR; ts, rating, weight DOUBLE;
 #: row_no BIGINT (original row order, used to break ties in ts).

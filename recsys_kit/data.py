@@ -9,9 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_kit.columns import TEST, TRAIN, VALID
-
-PAD = 0
+from recsys_kit.columns import TRAIN
 
 
 @dataclass
@@ -63,16 +61,6 @@ class SequenceData:
         """Interactions per token in the training part (index 0 is padding)."""
         train = self.items[self.split == TRAIN]
         return np.bincount(train, minlength=self.n_items + 1)
-
-    def summary(self) -> dict[str, int]:
-        """Counts shown after the data stages."""
-        return {
-            "users": self.n_users,
-            "items": self.n_items,
-            "train": int((self.split == TRAIN).sum()),
-            "valid": int((self.split == VALID).sum()),
-            "test": int((self.split == TEST).sum()),
-        }
 
     def save(self, path: Path) -> None:
         """Write to ``.npz`` (plain arrays; loading never unpickles)."""

@@ -142,6 +142,9 @@ class Trainer:
                 if s.max_minutes and time.monotonic() - started > s.max_minutes * 60:
                     result.stopped = "time budget"
                     break
+        self.console.print(
+            f"training stopped ({result.stopped}) after {result.epochs} epochs; best "
+            f"{s.monitor} {result.best_value:.4f} at epoch {result.best_epoch}", highlight=False)
         self.load_best()
         return result
 
