@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -69,10 +70,13 @@ def fit_and_evaluate(
     mask_seen = all(getattr(e, "mask_seen", True) for e in evaluators)
     eval_k = max(getattr(e, "max_k", 1) for e in evaluators)
 
+    # Validation ranks every epoch: slice the per-user histories and targets only once.
+    histories, held_out = cache(data.sequences), cache(data.targets)
+
     def ranking(history_upto: int, target: int, k: int, everyone: bool = False) -> Ranking:
-        targets = data.targets(target)
+        targets = held_out(target)
         users = None if everyone else np.flatnonzero([len(t) for t in targets])
-        return rank(model, data.sequences(history_upto), targets, k=k, users=users,
+        return rank(model, histories(history_upto), targets, k=k, users=users,
                     max_len=max_len, batch_size=recipe.train.eval_batch_size,
                     device=ctx.device, precision=recipe.train.precision, mask_seen=mask_seen)
 
@@ -91,7 +95,7 @@ def fit_and_evaluate(
 
     result = ModelResult()
     if isinstance(model, SequenceRecommender):
-        inputs, targets = next_item_pairs(data.sequences(TRAIN), max_len)
+        inputs, targets = next_item_pairs(histories(TRAIN), max_len)
         if not len(inputs):
             raise RecsysKitError("No user has two or more training interactions, so there is "
                                  "nothing to train on. Check the data and the split.")
