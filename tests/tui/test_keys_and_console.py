@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 from textual.widgets._footer import FooterKey
 
@@ -69,13 +70,19 @@ async def test_typing_on_the_runs_list_filters_and_never_acts(make_app: MakeApp)
         assert app.return_code is None and filt.value == "q"
 
 
+async def open_console(pilot: Pilot, app: RecsysApp) -> SqlScreen:
+    """From the runs list, open the SQL console and return it."""
+    await pilot.pause()
+    await pilot.press("ctrl+s")
+    screen = app.screen
+    assert isinstance(screen, SqlScreen)
+    return screen
+
+
 async def test_slow_query_stops_at_the_time_limit_without_freezing(make_app: MakeApp) -> None:
     app = make_app(sql_time_limit_s=2)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        screen = app.screen
-        assert isinstance(screen, SqlScreen)
+        screen = await open_console(pilot, app)
         box, message = screen.query_one("#sql", Input), screen.query_one("#sql-message", Static)
         box.value = SLOW
         started = time.monotonic()
@@ -94,10 +101,7 @@ async def test_slow_query_stops_at_the_time_limit_without_freezing(make_app: Mak
 async def test_escape_cancels_a_running_query_then_goes_back(make_app: MakeApp) -> None:
     app = make_app(sql_time_limit_s=120)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        screen = app.screen
-        assert isinstance(screen, SqlScreen)
+        screen = await open_console(pilot, app)
         screen.query_one("#sql", Input).value = SLOW
         await pilot.press("enter")
         await pilot.pause(0.2)
