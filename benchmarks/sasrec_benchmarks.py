@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "ml-1m": ("recipes/ml-1m-sasrec.yaml", ["train.max_minutes=25"]),
     "ml-100k": ("recipes/ml-100k-sasrec.yaml", ["train.max_minutes=4"]),
     "scientific": ("recipes/scientific-sasrec.yaml", ["train.max_minutes=8"]),
+    "ml-1m-bert4rec": ("recipes/ml-1m-bert4rec.yaml", ["train.max_minutes=50"]),
 }
 
 

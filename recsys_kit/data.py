@@ -17,7 +17,9 @@ class SequenceData:
     """Every user's time-ordered item tokens, each labelled train, valid or test.
 
     Tokens run 1..n_items (0 is padding, n_items + 1 the mask token). ``offsets`` is CSR:
-    user ``u`` owns ``items[offsets[u]:offsets[u + 1]]``.
+    user ``u`` owns ``items[offsets[u]:offsets[u + 1]]``. Per-item arrays (``item_side``
+    strings, ``item_features`` numbers) have one row per item: row ``i`` is token ``i + 1``.
+    ``meta`` holds strings tokenizers leave for encoders (the text model a feature came from).
     """
 
     user_ids: np.ndarray
@@ -27,6 +29,8 @@ class SequenceData:
     split: np.ndarray
     ratings: np.ndarray | None = None
     item_side: dict[str, np.ndarray] = field(default_factory=dict)
+    item_features: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_users(self) -> int:
@@ -75,6 +79,10 @@ class SequenceData:
             arrays["ratings"] = self.ratings
         for name, values in self.item_side.items():
             arrays[f"side__{name}"] = values.astype(str)
+        for name, values in self.item_features.items():
+            arrays[f"feat__{name}"] = values
+        for name, value in self.meta.items():
+            arrays[f"meta__{name}"] = np.array(value)
         # A name of its own per writer: two runs over the same data may save at once.
         tmp = path.with_name(f"{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp.npz")
         np.savez(tmp, **arrays)
@@ -85,6 +93,8 @@ class SequenceData:
         """Read what ``save`` wrote."""
         with np.load(path, allow_pickle=False) as z:
             side = {k[6:]: z[k] for k in z.files if k.startswith("side__")}
+            features = {k[6:]: z[k] for k in z.files if k.startswith("feat__")}
+            meta = {k[6:]: str(z[k]) for k in z.files if k.startswith("meta__")}
             return cls(
                 user_ids=z["user_ids"],
                 item_ids=z["item_ids"],
@@ -93,4 +103,6 @@ class SequenceData:
                 split=z["split"],
                 ratings=z["ratings"] if "ratings" in z.files else None,
                 item_side=side,
+                item_features=features,
+                meta=meta,
             )

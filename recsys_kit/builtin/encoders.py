@@ -1,9 +1,14 @@
-"""Built-in encoders: SASRec and popularity over user behaviour; ID embeddings for items.
+"""Built-in encoders.
+
+User behaviour: SASRec, BERT4Rec, popularity. Items: ID embeddings, pretrained-text embeddings
+(frozen or fine-tuned, with a linear or mixture-of-experts adaptor) and categorical features.
 
 Only the config models live here; the PyTorch modules are imported when a run builds them.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
@@ -25,11 +30,58 @@ class TransformerConfig(StageConfig):
     ffn_mult: int = Field(1, ge=1, description="Feed-forward width as a multiple of dim.")
 
 
+class Bert4RecConfig(TransformerConfig):
+    """BERT4Rec: a bidirectional transformer trained to recover masked items."""
+
+    mask_prob: float = Field(
+        0.2, gt=0, lt=1, description="Share of training positions replaced by the mask token."
+    )
+
+
 class IdEmbeddingConfig(StageConfig):
     """A learned vector per item id."""
 
     init_std: float | None = Field(
         None, gt=0, description="Normal init std; null uses Xavier-normal."
+    )
+
+
+class TextEmbeddingConfig(StageConfig):
+    """Item vectors from a pretrained language model over the items' text (``hf_text``)."""
+
+    field: str = Field("text", description="Which hf_text output to encode (its `name`).")
+    pooling: Literal["mean", "cls"] = Field(
+        "mean", description="`mean` of the token states (padding excluded) or the `cls` state."
+    )
+    mode: Literal["frozen", "finetune"] = Field(
+        "frozen",
+        description="`frozen`: embed every item once (cached on disk) and train the adaptor "
+        "only; `finetune`: also train the model's last `finetune_layers` layers (every item is "
+        "re-encoded at every step: for small catalogues or a GPU).",
+    )
+    finetune_layers: int = Field(1, ge=1, description="Layers trained in finetune mode.")
+    finetune_lr: float = Field(
+        2e-5, gt=0, description="Learning rate of the fine-tuned layers (finetune mode)."
+    )
+    adaptor: Literal["linear", "moe"] = Field(
+        "moe",
+        description="Into the model's dim: `linear`, or `moe` (UniSRec: whitened experts "
+        "mixed by a learned gate).",
+    )
+    experts: int = Field(8, ge=1, description="Experts of the moe adaptor.")
+    dropout: float = Field(0.2, ge=0, lt=1, description="Dropout on the text embedding.")
+    batch_size: int = Field(256, ge=1, description="Items per batch when embedding text.")
+    cache: bool = Field(
+        True, description="Keep frozen embeddings on disk (keyed by model and text) for reuse."
+    )
+
+
+class CategoricalConfig(StageConfig):
+    """A learned vector per category value, averaged over an item's values (e.g. genres)."""
+
+    column: str = Field(description="Side column of the items table, e.g. genres.")
+    separator: str | None = Field(
+        "|", description="Separator between an item's values; null for one value per item."
     )
 
 
@@ -40,10 +92,19 @@ def register_stages() -> list[StageSpec]:
         StageSpec(Family.USER_ENCODER, "sasrec", TransformerConfig,
                   "recsys_kit.nn.sasrec:build_sasrec",
                   "SASRec: causal transformer, every position trained at once."),
+        StageSpec(Family.USER_ENCODER, "bert4rec", Bert4RecConfig,
+                  "recsys_kit.nn.sasrec:build_bert4rec",
+                  "BERT4Rec: bidirectional transformer, masked-item training."),
         StageSpec(Family.USER_ENCODER, "popularity", NoParams,
                   "recsys_kit.nn.popularity:build_popularity",
                   "Most popular items in training; a baseline with no training."),
         StageSpec(Family.ITEM_ENCODER, "id_embedding", IdEmbeddingConfig,
                   "recsys_kit.nn.embeddings:IdEmbedding",
                   "A learned embedding per item id."),
+        StageSpec(Family.ITEM_ENCODER, "text_embedding", TextEmbeddingConfig,
+                  "recsys_kit.nn.text_embedding:build_text_embedding",
+                  "Pretrained language model over item text; frozen+cached or fine-tuned."),
+        StageSpec(Family.ITEM_ENCODER, "categorical", CategoricalConfig,
+                  "recsys_kit.nn.categorical:CategoricalEmbedding",
+                  "Mean of learned vectors of an item's categories (genres, brand, ...)."),
     ]

@@ -1,4 +1,5 @@
-"""Tokenizers: the item vocabulary that turns split interactions into token sequences."""
+"""Tokenizers: the item vocabulary that turns split interactions into token sequences, and
+item text tokenized for a pretrained language model (``hf_text``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,27 @@ class ItemIdsConfig(StageConfig):
     )
     unknown: Literal["drop"] = Field(
         "drop", description="What happens to unknown items in validation/test: dropped, counted."
+    )
+
+
+class HfTextConfig(StageConfig):
+    """Item text rendered from side columns and tokenized for a pretrained model."""
+
+    template: str = Field(
+        description="Text of an item from its side columns, e.g. \"{title} | {genres}\"."
+    )
+    model: str = Field(
+        "all-minilm-l6-v2",
+        description="Tokenizer (and model) source: a local directory, `all-minilm-l6-v2` "
+        "(installed by the `text` extra, offline), or a Hugging Face hub name (needs network).",
+    )
+    max_length: int = Field(64, ge=2, description="Most tokens per item text.")
+    truncation: bool = Field(
+        True, description="Cut texts at max_length; false keeps whole texts (longest sets width)."
+    )
+    name: str = Field(
+        "text", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of this text field; text_embedding's `field` refers to it.",
     )
 
 
@@ -106,4 +128,6 @@ def register_stages() -> list[StageSpec]:
     return [
         StageSpec(Family.TOKENIZE, "item_ids", ItemIdsConfig, ItemIds,
                   "Item vocabulary with padding and mask tokens; unknown items dropped."),
+        StageSpec(Family.TOKENIZE, "hf_text", HfTextConfig, "recsys_kit.text.tokenizer:HfText",
+                  "Item text from a template over side columns, Hugging Face tokenized."),
     ]

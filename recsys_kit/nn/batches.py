@@ -1,10 +1,11 @@
-"""Turning token sequences into left-padded tensors."""
+"""Turning token sequences into left-padded training rows, and masking them (BERT4Rec)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 
 def left_pad(seqs: Sequence[np.ndarray], max_len: int) -> np.ndarray:
@@ -27,3 +28,37 @@ def next_item_pairs(seqs: Sequence[np.ndarray], max_len: int) -> tuple[np.ndarra
     inputs = left_pad([s[:-1] for s in long_enough], max_len)
     targets = left_pad([s[1:] for s in long_enough], max_len)
     return inputs, targets
+
+
+def training_rows(
+    seqs: Sequence[np.ndarray], max_len: int, masked: bool
+) -> dict[str, np.ndarray]:
+    """The trainer's rows: next-item pairs, or (masked objective) the sequences themselves.
+
+    A masked model draws its own mask per batch, so its targets are the sequence too.
+    """
+    if not masked:
+        inputs, targets = next_item_pairs(seqs, max_len)
+        return {"history": inputs, "targets": targets}
+    rows = left_pad([s for s in seqs if len(s) >= 2], max_len)
+    return {"history": rows, "targets": rows}
+
+
+def mask_items(
+    history: torch.Tensor, prob: float, mask_token: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace a random ``prob`` share of real tokens with ``mask_token``.
+
+    Returns the masked inputs and the targets (the original token where masked, else 0).
+    Every row that has items gets at least one masked position: its latest item.
+    """
+    valid = history != 0
+    chosen = (torch.rand(history.shape, device=history.device) < prob) & valid
+    chosen[:, -1] |= ~chosen.any(1) & valid[:, -1]
+    return history.masked_fill(chosen, mask_token), history.masked_fill(~chosen, 0)
+
+
+def append_mask(history: torch.Tensor, mask_token: int) -> torch.Tensor:
+    """Drop the oldest slot and put ``mask_token`` after the latest item: (B, L)."""
+    mask = torch.full_like(history[:, :1], mask_token)
+    return torch.cat([history[:, 1:], mask], dim=1)

@@ -8,23 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from recsys_kit.data import SequenceData
+from recsys_kit.nn.batches import append_mask, mask_items
 
 
 @dataclass
 class ModelShape:
-    """What a model stage needs to know about the data to build itself."""
+    """What a model stage needs to know about the data (and the run) to build itself.
+
+    ``item_side``, ``item_features`` and ``meta`` are those of ``SequenceData``; ``cache_dir``
+    is where stages may keep derived files across runs; ``report`` prints one line.
+    """
 
     n_items: int
     dim: int
     max_len: int
     item_counts: np.ndarray
     item_side: dict[str, np.ndarray] = field(default_factory=dict)
+    item_features: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    cache_dir: Path | None = None
+    report: Callable[[str], None] = print
 
     @property
     def n_tokens(self) -> int:
@@ -32,9 +43,11 @@ class ModelShape:
         return self.n_items + 2
 
     @classmethod
-    def of(cls, data: SequenceData, dim: int, max_len: int) -> ModelShape:
-        """The shape of ``data`` for a model of width ``dim`` over ``max_len`` items."""
-        return cls(data.n_items, dim, max_len, data.train_counts(), data.item_side)
+    def of(cls, data: SequenceData, dim: int, max_len: int, **run: object) -> ModelShape:
+        """The shape of ``data`` for a model of width ``dim`` over ``max_len`` items; ``run``
+        sets ``device``, ``cache_dir`` and ``report``."""
+        return cls(data.n_items, dim, max_len, data.train_counts(), data.item_side,
+                   data.item_features, data.meta, **run)  # type: ignore[arg-type]
 
 
 class ItemEncoder(nn.Module):
@@ -53,6 +66,8 @@ class UserEncoder(nn.Module):
     """
 
     objective: str = "next_item"
+    #: Share of positions masked in training (``masked`` objective only).
+    mask_prob: float = 0.2
 
     def forward(self, items: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``items`` (B, L, D) and ``valid`` (B, L) bool -> states (B, L, D)."""
@@ -102,21 +117,30 @@ class Scorer(nn.Module):
 
 
 class SequenceRecommender(nn.Module):
-    """Item encoders (summed) -> user encoder -> fusion -> scorer."""
+    """Item encoders (combined) -> user encoder -> fusion -> scorer."""
 
     def __init__(
-        self, items: list[ItemEncoder], user: UserEncoder, fusion: Fusion, scorer: Scorer
+        self, items: list[ItemEncoder], user: UserEncoder, fusion: Fusion, scorer: Scorer,
+        combine: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.items = nn.ModuleList(items)
         self.user = user
         self.fusion = fusion
         self.scorer = scorer
+        self.combine = combine
 
     def item_table(self) -> torch.Tensor:
-        """Sum of the item encoders' tables (n_tokens, D)."""
+        """The item encoders' tables combined into one (n_tokens, D); summed by default."""
         tables = [enc.table() for enc in self.items]
+        if self.combine is not None:
+            return self.combine(tables)
         return tables[0] if len(tables) == 1 else torch.stack(tables).sum(0)
+
+    @property
+    def masked(self) -> bool:
+        """Whether the user encoder is trained on masked items (BERT4Rec) rather than next items."""
+        return self.user.objective == "masked"
 
     def encode(
         self, history: torch.Tensor, table: torch.Tensor
@@ -126,8 +150,14 @@ class SequenceRecommender(nn.Module):
         return self.user(table[history], valid), valid
 
     def loss(self, history: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Training loss; positions whose target is padding produce no logits at all."""
+        """Training loss; positions whose target is padding produce no logits at all.
+
+        For a masked objective ``history`` and ``targets`` are the same training sequences; a
+        fresh random mask is drawn for every batch.
+        """
         table = self.item_table()
+        if self.masked:
+            history, targets = mask_items(history, self.user.mask_prob, table.shape[0] - 1)
         states, valid = self.encode(history, table)
         states = self.fusion.training_states(states, valid)
         keep = targets != 0
@@ -136,6 +166,8 @@ class SequenceRecommender(nn.Module):
     def scores(self, history: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every token (B, n_tokens) for each history."""
         table = self.item_table() if table is None else table
+        if self.masked:  # the mask token after the history asks for the next item
+            history = append_mask(history, table.shape[0] - 1)
         states, valid = self.encode(history, table)
         return self.scorer.logits(self.fusion.user_state(states, valid), table)
 

@@ -1,4 +1,4 @@
-"""SASRec (Kang & McAuley, 2018): a causal transformer over item vectors, on SDPA."""
+"""SASRec and BERT4Rec: transformers over item vectors (causal or bidirectional), on SDPA."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recsys_kit.builtin.encoders import TransformerConfig
+from recsys_kit.builtin.encoders import Bert4RecConfig, TransformerConfig
 from recsys_kit.nn.model import ModelShape, UserEncoder
 
 
@@ -52,6 +52,7 @@ class TransformerEncoder(UserEncoder):
     def __init__(self, config: TransformerConfig, causal: bool) -> None:
         super().__init__()
         self.causal = causal
+        self.objective = "next_item" if causal else "masked"
         self.scale = math.sqrt(config.dim)
         self.positions = nn.Embedding(config.max_len, config.dim)
         # Positions must not drown the (scaled) item vectors: the default N(0, 1) init does.
@@ -89,3 +90,10 @@ class TransformerEncoder(UserEncoder):
 def build_sasrec(config: TransformerConfig, shape: ModelShape) -> TransformerEncoder:
     """SASRec (Kang & McAuley, 2018): causal self-attention, next-item objective."""
     return TransformerEncoder(config, causal=True)
+
+
+def build_bert4rec(config: Bert4RecConfig, shape: ModelShape) -> TransformerEncoder:
+    """BERT4Rec (Sun et al., 2019): bidirectional self-attention, masked-item objective."""
+    encoder = TransformerEncoder(config, causal=False)
+    encoder.mask_prob = config.mask_prob
+    return encoder

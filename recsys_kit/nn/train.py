@@ -47,8 +47,25 @@ def better(metric: str, new: float, old: float | None) -> bool:
     return new < old if name in LOWER_IS_BETTER else new > old
 
 
+def parameter_groups(model: torch.nn.Module, lr: float) -> list[dict]:
+    """Trainable parameters, grouped by learning rate: a submodule with a ``learning_rate``
+    attribute (a fine-tuned language model) trains at that rate, the rest at ``lr``."""
+    own: dict[int, float] = {}
+    for module in model.modules():
+        rate = getattr(module, "learning_rate", None)
+        if isinstance(rate, float):
+            own.update({id(p): rate for p in module.parameters()})
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for p in model.parameters():
+        if p.requires_grad:
+            groups.setdefault(own.get(id(p), lr), []).append(p)
+    return [{"params": params, "lr": rate} for rate, params in groups.items()]
+
+
 class Trainer:
-    """Trains a ``SequenceRecommender`` on (input, target) token rows.
+    """Trains a ``SequenceRecommender`` on rows of named arrays (``history``, ``targets``, ...).
+
+    Each batch calls ``model.loss(**rows)``.
 
     ``validate()`` returns validation metrics; ``on_epoch(epoch, metrics)`` is told after each
     epoch (metrics include ``loss``); the best weights go to ``checkpoint`` (safetensors).
@@ -70,23 +87,22 @@ class Trainer:
         self.before_epoch = before_epoch
         self.console = console
         self.optimizer = torch.optim.AdamW(
-            (p for p in model.parameters() if p.requires_grad),
-            lr=settings.lr, weight_decay=settings.weight_decay,
+            parameter_groups(model, settings.lr), lr=settings.lr,
+            weight_decay=settings.weight_decay,
         )
 
-    def _epoch(
-        self, inputs: torch.Tensor, targets: torch.Tensor, progress: Progress, task: int
-    ) -> float:
+    def _epoch(self, rows: dict[str, torch.Tensor], progress: Progress, task: int) -> float:
         self.model.train()
-        order = torch.randperm(len(inputs), device=inputs.device)
+        n_rows = len(next(iter(rows.values())))
+        order = torch.randperm(n_rows, device=self.device)
         bs = self.settings.batch_size
-        n_batches = (len(inputs) + bs - 1) // bs
+        n_batches = (n_rows + bs - 1) // bs
         progress.reset(task, total=n_batches)
         total, count, started = 0.0, 0, time.perf_counter()
         for b in range(n_batches):
             idx = order[b * bs:(b + 1) * bs]
             with autocast(self.device, self.settings.precision):
-                loss = self.model.loss(inputs[idx], targets[idx])
+                loss = self.model.loss(**{name: col[idx] for name, col in rows.items()})
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.settings.grad_clip:
@@ -100,11 +116,11 @@ class Trainer:
                                 info=f"loss {total.item() / (b + 1):.4f} · {rate:,.0f} seq/s")
         return float(total) / max(n_batches, 1)
 
-    def fit(self, inputs: np.ndarray, targets: np.ndarray) -> TrainResult:
+    def fit(self, rows: dict[str, np.ndarray]) -> TrainResult:
         """Train until epochs, patience or the time budget run out; reload the best weights."""
         s = self.settings
-        x = to_device(torch.from_numpy(inputs), self.device)
-        y = to_device(torch.from_numpy(targets), self.device)
+        x = {name: to_device(torch.from_numpy(col), self.device) for name, col in rows.items()}
+        n_rows = len(next(iter(rows.values())))
         result, waited, started = TrainResult(), 0, time.monotonic()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
@@ -114,11 +130,11 @@ class Trainer:
             for epoch in range(1, s.epochs + 1):
                 self.before_epoch(epoch)
                 t0 = time.perf_counter()
-                loss = self._epoch(x, y, progress, batches)
+                loss = self._epoch(x, progress, batches)
                 seconds = time.perf_counter() - t0
                 validation = self.validate()
                 metrics = {"loss": loss, "epoch_seconds": seconds,
-                           "sequences_per_s": len(x) / seconds,
+                           "sequences_per_s": n_rows / seconds,
                            "eval_seconds": time.perf_counter() - t0 - seconds, **validation}
                 result.epochs = epoch
                 value = metrics.get(s.monitor)

@@ -58,7 +58,12 @@ class EncodersSection(Strict):
     item: list[StageRef] = Field(
         default_factory=lambda: [StageRef(plugin="id_embedding")],
         json_schema_extra=_family(Family.ITEM_ENCODER, one_or_many=True),
-        description="Item encoders (one, or a list); their outputs are summed.",
+        description="Item encoders (one, or a list), combined as `combine` says.",
+    )
+    combine: Literal["sum", "concat", "gate"] = Field(
+        "sum",
+        description="How several item encoders' vectors become one: `sum`; `concat`, then a "
+        "linear projection back to dim; `gate`: per-item softmax weights over the encoders.",
     )
 
     @field_validator("item", mode="before")

@@ -95,6 +95,11 @@ class RunContext:
         return self.loaded.recipe.seed
 
     @property
+    def cache_dir(self) -> Path:
+        """Derived files reused across runs writing to the same output directory."""
+        return self.out_dir / "cache"
+
+    @property
     def artifacts_dir(self) -> Path:
         """Where this run's files go (checkpoint, ...)."""
         path = self.out_dir / "artifacts" / self.run_id

@@ -19,7 +19,7 @@ from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
 from recsys_kit.runner.context import DataContext
 
 #: Bump when the cached format or the data stages' meaning changes.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 T = TypeVar("T")
 StageHook = Callable[[str, str], Callable[[], None]]

@@ -14,7 +14,8 @@ import torch
 from recsys_kit.columns import SPLIT_NAMES, TEST, TRAIN, VALID
 from recsys_kit.data import SequenceData
 from recsys_kit.errors import RecsysKitError
-from recsys_kit.nn.batches import next_item_pairs
+from recsys_kit.nn.batches import training_rows
+from recsys_kit.nn.combine import ItemCombiner
 from recsys_kit.nn.model import DirectRecommender, ModelShape, SequenceRecommender
 from recsys_kit.nn.rank import rank
 from recsys_kit.nn.train import Trainer
@@ -42,7 +43,9 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[torch.nn.Module, i
     user = loaded.stage("model.encoders.user")
     dim = getattr(user.config, "dim", DEFAULT_DIM)
     max_len = getattr(user.config, "max_len", DEFAULT_MAX_LEN)
-    shape = ModelShape.of(data, dim=dim, max_len=max_len)
+    shape = ModelShape.of(data, dim=dim, max_len=max_len, device=ctx.device,
+                          cache_dir=ctx.cache_dir,
+                          report=lambda line: ctx.console.print(line, highlight=False))
 
     def make(stage):
         return stage.spec.build(stage.config, shape)
@@ -51,11 +54,13 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[torch.nn.Module, i
     if isinstance(encoder, DirectRecommender):
         encoder.fit(data)
         return encoder.to(ctx.device), max_len
+    items = [make(s) for s in loaded.stage_list("model.encoders.item")]
     model = SequenceRecommender(
-        items=[make(s) for s in loaded.stage_list("model.encoders.item")],
+        items=items,
         user=encoder,
         fusion=make(loaded.stage("model.fusion")),
         scorer=make(loaded.stage("model.scorer")),
+        combine=ItemCombiner(loaded.recipe.model.encoders.combine, len(items), dim),
     )
     return model.to(ctx.device), max_len
 
@@ -95,8 +100,8 @@ def fit_and_evaluate(
 
     result = ModelResult()
     if isinstance(model, SequenceRecommender):
-        inputs, targets = next_item_pairs(histories(TRAIN), max_len)
-        if not len(inputs):
+        rows = training_rows(histories(TRAIN), max_len, masked=model.masked)
+        if not len(rows["history"]):
             raise RecsysKitError("No user has two or more training interactions, so there is "
                                  "nothing to train on. Check the data and the split.")
 
@@ -116,7 +121,7 @@ def fit_and_evaluate(
         )
         done = stage_hook("train", ctx.loaded.stage("model.encoders.user").spec.name)
         try:
-            trained = trainer.fit(inputs, targets)
+            trained = trainer.fit(rows)
         except KeyboardInterrupt:
             store.add_artifact(ctx.run_id, "best", "checkpoint", checkpoint)
             raise

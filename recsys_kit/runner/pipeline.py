@@ -119,7 +119,7 @@ class Runner:
             hook.before_run(run=ctx)
             if prepared is None:
                 t0 = time.perf_counter()
-                prepared = prepare_data(loaded, out_dir / "cache", self.console,
+                prepared = prepare_data(loaded, ctx.cache_dir, self.console,
                                         self._stage_hook(ctx))
                 outcome.data_seconds = time.perf_counter() - t0
                 self._store_dataset(store, prepared)

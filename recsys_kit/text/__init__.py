@@ -1,0 +1,1 @@
+"""Item text: pretrained Hugging Face models and the tokenizer stage that feeds them."""
