@@ -61,6 +61,20 @@ class SequenceData:
         hit = self.split == label
         return [self.items[s][hit[s]] for s in map(self.user_slice, range(self.n_users))]
 
+    def sequence_ratings(self, upto: int) -> list[np.ndarray]:
+        """Per user, the ratings aligned with ``sequences(upto)`` (NaN where unrated)."""
+        if self.ratings is None:
+            raise ValueError("this data has no ratings")
+        keep = self.split <= upto
+        return [self.ratings[s][keep[s]] for s in map(self.user_slice, range(self.n_users))]
+
+    def target_ratings(self, label: int) -> list[np.ndarray]:
+        """Per user, the ratings aligned with ``targets(label)``."""
+        if self.ratings is None:
+            raise ValueError("this data has no ratings")
+        hit = self.split == label
+        return [self.ratings[s][hit[s]] for s in map(self.user_slice, range(self.n_users))]
+
     def train_counts(self) -> np.ndarray:
         """Interactions per token in the training part (index 0 is padding)."""
         train = self.items[self.split == TRAIN]

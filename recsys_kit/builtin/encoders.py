@@ -1,7 +1,8 @@
 """Built-in encoders.
 
-User behaviour: SASRec, BERT4Rec, popularity. Items: ID embeddings, pretrained-text embeddings
-(frozen or fine-tuned, with a linear or mixture-of-experts adaptor) and categorical features.
+User behaviour: SASRec, BERT4Rec; baselines popularity, global and per-item mean rating.
+Items: ID embeddings, pretrained-text embeddings (frozen or fine-tuned, with a linear or
+mixture-of-experts adaptor) and categorical features.
 
 Only the config models live here; the PyTorch modules are imported when a run builds them.
 """
@@ -98,6 +99,12 @@ def register_stages() -> list[StageSpec]:
         StageSpec(Family.USER_ENCODER, "popularity", NoParams,
                   "recsys_kit.nn.popularity:build_popularity",
                   "Most popular items in training; a baseline with no training."),
+        StageSpec(Family.USER_ENCODER, "global_mean", NoParams,
+                  "recsys_kit.nn.mean_rating:build_global_mean",
+                  "Predicts the mean training rating; a rating-prediction baseline."),
+        StageSpec(Family.USER_ENCODER, "item_mean", NoParams,
+                  "recsys_kit.nn.mean_rating:build_item_mean",
+                  "Predicts each item's mean training rating; a rating-prediction baseline."),
         StageSpec(Family.ITEM_ENCODER, "id_embedding", IdEmbeddingConfig,
                   "recsys_kit.nn.embeddings:IdEmbedding",
                   "A learned embedding per item id."),

@@ -1,4 +1,5 @@
-"""Built-in evaluator: ranking metrics over a full-catalogue ranking."""
+"""Built-in evaluators: ranking metrics over a full-catalogue ranking; rating error (RMSE, MAE)
+of predicted ratings of held-out interactions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from recsys_kit.hookspecs import hookimpl
+from recsys_kit.predictions import PairPredictions
 from recsys_kit.ranking import Ranking
 from recsys_kit.stages import Family, StageConfig, StageSpec
 
@@ -35,6 +37,11 @@ class RankingConfig(StageConfig):
     k: list[int] = Field(default_factory=lambda: [10, 20], min_length=1,
                          description="Cut-offs, e.g. [10, 20].")
     mask_seen: bool = Field(True, description="Exclude items in the user's history from ranking.")
+    test_candidates: Literal["all", "cold"] = Field(
+        "all",
+        description="Items ranked at test time: `all`, or `cold`: only items with no training "
+        "or validation interaction (cold-start evaluation, with the cold_items split).",
+    )
 
     def metric_names(self) -> list[str]:
         """Every ``name@k`` this evaluator reports."""
@@ -44,8 +51,15 @@ class RankingConfig(StageConfig):
 class RankingEvaluator:
     """HR, NDCG, MRR, Recall and Precision at several K, per user and averaged."""
 
+    kind = "ranking"
+
     def __init__(self, config: RankingConfig) -> None:
         self.config = config
+
+    @property
+    def test_candidates(self) -> str:
+        """Which items the test ranking covers: ``all`` or ``cold``."""
+        return self.config.test_candidates
 
     @property
     def max_k(self) -> int:
@@ -82,10 +96,48 @@ class RankingEvaluator:
         return EvalResult(metrics=metrics, per_user=per_user, users=ranking.users[rows])
 
 
+class RatingConfig(StageConfig):
+    """Error of predicted ratings on held-out interactions."""
+
+    metrics: list[Literal["rmse", "mae"]] = Field(
+        default_factory=lambda: ["rmse", "mae"], min_length=1, description="rmse and/or mae."
+    )
+
+
+class RatingEvaluator:
+    """RMSE and MAE over every held-out rated interaction (per-user values kept too)."""
+
+    kind = "rating"
+    max_k = 1
+    mask_seen = True
+
+    def __init__(self, config: RatingConfig) -> None:
+        self.config = config
+
+    def evaluate(self, predictions: PairPredictions) -> EvalResult:
+        """Errors of the predictions whose true rating is known."""
+        rated = ~np.isnan(predictions.actual)
+        users = predictions.users[rated]
+        error = predictions.predicted[rated] - predictions.actual[rated]
+        uniq, inverse = np.unique(users, return_inverse=True)
+        counts = np.maximum(np.bincount(inverse, minlength=len(uniq)), 1)
+        per_pair = {"rmse": error**2, "mae": np.abs(error)}
+        metrics, per_user = {}, {}
+        for name in self.config.metrics:
+            per_user_mean = np.bincount(inverse, per_pair[name], len(uniq)) / counts
+            overall = float(per_pair[name].mean()) if len(error) else float("nan")
+            if name == "rmse":
+                overall, per_user_mean = overall**0.5, np.sqrt(per_user_mean)
+            metrics[name], per_user[name] = overall, per_user_mean
+        return EvalResult(metrics=metrics, per_user=per_user, users=uniq)
+
+
 @hookimpl
 def register_stages() -> list[StageSpec]:
     """The built-in evaluators."""
     return [
         StageSpec(Family.EVALUATOR, "ranking", RankingConfig, RankingEvaluator,
                   "HR, NDCG, MRR, Recall, Precision at K; full ranking, seen items masked."),
+        StageSpec(Family.EVALUATOR, "rating", RatingConfig, RatingEvaluator,
+                  "RMSE and MAE of predicted ratings of held-out interactions."),
     ]

@@ -1,4 +1,5 @@
-"""Built-in scorer: dot product with full softmax, sampled softmax or BCE with negatives."""
+"""Built-in scorers: dot product (full softmax, sampled softmax or BCE with negatives), and an
+MLP over a pairwise fusion's (user, candidate) vector (BCE for clicks, MSE for ratings)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,28 @@ class DotConfig(StageConfig):
     )
 
 
+class MlpConfig(StageConfig):
+    """MLP scorer over target attention's fused vector: ``I = σ(W·P)``."""
+
+    loss: Literal["bce", "mse"] = Field(
+        "bce", description="`bce`: implicit feedback, the target against `negatives` sampled "
+        "items; `mse`: explicit ratings, the predicted rating against the real one."
+    )
+    hidden: list[int] = Field(default_factory=lambda: [64], description="Hidden layer widths.")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
+    negatives: int = Field(8, ge=1, description="Sampled negatives per prediction point (bce).")
+    positions: int = Field(
+        16, ge=1, description="Prediction points sampled per training sequence (the pairwise "
+        "loss is computed at these positions, each with its own visible history).",
+    )
+
+
 @hookimpl
 def register_stages() -> list[StageSpec]:
     """The built-in scorers."""
     return [
         StageSpec(Family.SCORER, "dot", DotConfig, "recsys_kit.nn.dot:build_dot",
                   "Dot product of user state and item vector; CE, sampled softmax or BCE."),
+        StageSpec(Family.SCORER, "mlp", MlpConfig, "recsys_kit.nn.mlp:build_mlp",
+                  "MLP over a pairwise fusion: σ(W·P); BCE for clicks, MSE for ratings."),
     ]

@@ -126,6 +126,78 @@ class Temporal:
         _report(ctx, "temporal", dropped, "no interaction before the validation cut")
 
 
+class ColdItemsConfig(StageConfig):
+    """Cold-start split: a random share of items is held out of training entirely."""
+
+    fraction: float = Field(
+        0.1, gt=0, lt=1, description="Share of distinct items held out (chosen with the seed)."
+    )
+    min_train: int = Field(
+        1, ge=1, description="Users with fewer training items than this are dropped."
+    )
+
+
+class ColdItems:
+    """Held-out items never appear in training or validation.
+
+    Each user's first interaction with a held-out item is their test item; their history is
+    the interactions with other items before it (the latest of them is validation). Later
+    interactions, and other interactions with held-out items, are dropped. Users who never
+    meet a held-out item train and validate only.
+    """
+
+    def __init__(self, config: ColdItemsConfig) -> None:
+        self.config = config
+
+    def run(self, ctx: DataContext) -> None:
+        """Create ``split_interactions`` from ``interactions``."""
+        con = ctx.con
+        n_items = con.execute(f"SELECT count(DISTINCT item_id) FROM {INTERACTIONS}").fetchone()[0]
+        n_cold = max(1, round(n_items * self.config.fraction))
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE cold_items AS
+            SELECT item_id FROM (SELECT DISTINCT item_id FROM {INTERACTIONS})
+            ORDER BY hash(item_id || ?), item_id LIMIT {n_cold}
+        """, [str(ctx.seed)])
+        need = self.config.min_train + 1
+        con.execute(f"""
+            CREATE OR REPLACE TABLE {SPLIT_INTERACTIONS} AS
+            WITH marked AS (
+                SELECT *, item_id IN (SELECT item_id FROM cold_items) AS is_cold,
+                       row_number() OVER (PARTITION BY user_id ORDER BY ts, row_no) AS pos
+                FROM {INTERACTIONS}
+            ), first_cold AS (
+                SELECT user_id, min(pos) AS cold_pos FROM marked WHERE is_cold GROUP BY user_id
+            ), kept AS (
+                SELECT m.* FROM marked m LEFT JOIN first_cold f USING (user_id)
+                WHERE (NOT m.is_cold AND (f.cold_pos IS NULL OR m.pos < f.cold_pos))
+                   OR m.pos = f.cold_pos
+            ), ranked AS (
+                SELECT *,
+                       row_number() OVER (PARTITION BY user_id, is_cold
+                                          ORDER BY {LATEST_FIRST}) AS from_end,
+                       count(*) FILTER (WHERE NOT is_cold) OVER (PARTITION BY user_id) AS n_warm
+                FROM kept
+            )
+            SELECT * EXCLUDE (is_cold, pos, from_end, n_warm),
+                   CAST(CASE WHEN is_cold THEN {TEST} WHEN from_end = 1 THEN {VALID}
+                             ELSE {TRAIN} END AS TINYINT) AS split
+            FROM ranked WHERE n_warm >= {need}
+        """)
+        if not con.execute(f"SELECT count(*) FROM {SPLIT_INTERACTIONS} WHERE split = {TEST}"
+                           ).fetchone()[0]:
+            raise DataError(
+                "The cold_items split found no user with training history before a held-out "
+                "item, so there is nothing to test. Raise data.split.params.fraction."
+            )
+        dropped = con.execute(
+            f"SELECT count(DISTINCT user_id) FROM {INTERACTIONS} WHERE user_id NOT IN "
+            f"(SELECT user_id FROM {SPLIT_INTERACTIONS})"
+        ).fetchone()[0]
+        ctx.report("split", f"cold_items: {n_cold:,} of {n_items:,} items held out of training")
+        _report(ctx, "cold_items", dropped, f"fewer than {need} interactions before a cold item")
+
+
 def _report(ctx: DataContext, name: str, dropped_users: int, why: str) -> None:
     counts = dict(ctx.con.execute(
         f"SELECT split, count(*) FROM {SPLIT_INTERACTIONS} GROUP BY split"
@@ -145,4 +217,6 @@ def register_stages() -> list[StageSpec]:
                   "Last item test, second to last validation, the rest train."),
         StageSpec(Family.SPLIT, "temporal", TemporalConfig, Temporal,
                   "Global time cut into train, validation and test."),
+        StageSpec(Family.SPLIT, "cold_items", ColdItemsConfig, ColdItems,
+                  "Held-out items never trained on; each user's first one is the test item."),
     ]

@@ -8,9 +8,11 @@ import numpy as np
 import torch
 
 
-def left_pad(seqs: Sequence[np.ndarray], max_len: int) -> np.ndarray:
-    """The last ``max_len`` tokens of each sequence, left-padded with 0: (len(seqs), max_len)."""
-    out = np.zeros((len(seqs), max_len), dtype=np.int64)
+def left_pad(
+    seqs: Sequence[np.ndarray], max_len: int, dtype: type = np.int64, fill: float = 0
+) -> np.ndarray:
+    """The last ``max_len`` values of each sequence, left-padded with ``fill``."""
+    out = np.full((len(seqs), max_len), fill, dtype=dtype)
     for row, seq in enumerate(seqs):
         tail = seq[-max_len:]
         if len(tail):
@@ -31,17 +33,24 @@ def next_item_pairs(seqs: Sequence[np.ndarray], max_len: int) -> tuple[np.ndarra
 
 
 def training_rows(
-    seqs: Sequence[np.ndarray], max_len: int, masked: bool
+    seqs: Sequence[np.ndarray], max_len: int, masked: bool,
+    ratings: Sequence[np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """The trainer's rows: next-item pairs, or (masked objective) the sequences themselves.
 
-    A masked model draws its own mask per batch, so its targets are the sequence too.
+    A masked model draws its own mask per batch, so its targets are the sequence too. With
+    ``ratings`` (aligned with ``seqs``) the rows also hold the inputs' and targets' ratings.
     """
-    if not masked:
-        inputs, targets = next_item_pairs(seqs, max_len)
-        return {"history": inputs, "targets": targets}
-    rows = left_pad([s for s in seqs if len(s) >= 2], max_len)
-    return {"history": rows, "targets": rows}
+    if masked:
+        rows = left_pad([s for s in seqs if len(s) >= 2], max_len)
+        return {"history": rows, "targets": rows}
+    inputs, targets = next_item_pairs(seqs, max_len)
+    out = {"history": inputs, "targets": targets}
+    if ratings is not None:
+        rated = [r for r in ratings if len(r) >= 2]
+        out["ratings"] = left_pad([r[:-1] for r in rated], max_len, np.float32)
+        out["target_ratings"] = left_pad([r[1:] for r in rated], max_len, np.float32, np.nan)
+    return out
 
 
 def mask_items(

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from recsys_kit.columns import TRAIN
 from recsys_kit.data import SequenceData
 from recsys_kit.nn.batches import append_mask, mask_items
 
@@ -36,6 +37,8 @@ class ModelShape:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     cache_dir: Path | None = None
     report: Callable[[str], None] = print
+    rating_mean: float = 0.0
+    fused_width: int = 0
 
     @property
     def n_tokens(self) -> int:
@@ -46,8 +49,12 @@ class ModelShape:
     def of(cls, data: SequenceData, dim: int, max_len: int, **run: object) -> ModelShape:
         """The shape of ``data`` for a model of width ``dim`` over ``max_len`` items; ``run``
         sets ``device``, ``cache_dir`` and ``report``."""
+        rating_mean = 0.0
+        if data.ratings is not None:
+            rating_mean = float(np.nanmean(data.ratings[data.split == TRAIN]))
         return cls(data.n_items, dim, max_len, data.train_counts(), data.item_side,
-                   data.item_features, data.meta, **run)  # type: ignore[arg-type]
+                   data.item_features, data.meta, rating_mean=rating_mean,
+                   **run)  # type: ignore[arg-type]
 
 
 class ItemEncoder(nn.Module):
@@ -85,13 +92,25 @@ class DirectRecommender(nn.Module):
         """``history`` (B, L) tokens -> scores (B, n_tokens)."""
         raise NotImplementedError
 
-    def batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+    def batch_scorer(self) -> Callable[..., torch.Tensor]:
         """The function ranking calls per batch of histories."""
         return self.scores
 
+    def pair_scores(
+        self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Scores (B, C) of ``candidates`` (B, C) tokens; rating baselines predict ratings."""
+        return self.scores(history).gather(1, candidates)
+
 
 class Fusion(nn.Module):
-    """Turns encoder states into the vectors the scorer compares with items."""
+    """Turns encoder states into the vectors the scorer compares with items.
+
+    A ``pairwise`` fusion (target attention) instead fuses the history with each candidate
+    item, and needs a pairwise scorer (``mlp``).
+    """
+
+    pairwise: bool = False
 
     def training_states(self, states: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """States used for training, one per position (B, L, D)."""
@@ -103,7 +122,13 @@ class Fusion(nn.Module):
 
 
 class Scorer(nn.Module):
-    """Scores item vectors against fused vectors and owns the training loss."""
+    """Scores item vectors against fused vectors and owns the training loss.
+
+    A ``pairwise`` scorer (``mlp``) scores a pairwise fusion's (user, candidate) vectors
+    instead, through ``pair_logits`` and ``pair_loss``.
+    """
+
+    pairwise: bool = False
 
     def logits(self, states: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """``states`` (N, D), ``table`` (n_tokens, D) -> (N, n_tokens)."""
@@ -137,6 +162,9 @@ class SequenceRecommender(nn.Module):
             return self.combine(tables)
         return tables[0] if len(tables) == 1 else torch.stack(tables).sum(0)
 
+    #: Whether histories must come with their ratings (rating prediction models).
+    uses_ratings: bool = False
+
     @property
     def masked(self) -> bool:
         """Whether the user encoder is trained on masked items (BERT4Rec) rather than next items."""
@@ -163,15 +191,28 @@ class SequenceRecommender(nn.Module):
         keep = targets != 0
         return self.scorer.loss(states[keep], targets[keep], table)
 
-    def scores(self, history: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores of every token (B, n_tokens) for each history."""
+    def scores(
+        self, history: torch.Tensor, table: torch.Tensor | None = None,
+        ratings: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Scores of every token (B, n_tokens) for each history (``ratings`` unused here)."""
         table = self.item_table() if table is None else table
         if self.masked:  # the mask token after the history asks for the next item
             history = append_mask(history, table.shape[0] - 1)
         states, valid = self.encode(history, table)
         return self.scorer.logits(self.fusion.user_state(states, valid), table)
 
-    def batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+    def batch_scorer(self) -> Callable[..., torch.Tensor]:
         """``scores`` with the item table computed once, for ranking many batches."""
         table = self.item_table()
-        return lambda history: self.scores(history, table)
+        return lambda history, ratings=None: self.scores(history, table, ratings)
+
+    def pair_scores(
+        self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Scores (B, C) of ``candidates`` (B, C) tokens for each history."""
+        return self.scores(history, ratings=ratings).gather(1, candidates)
+
+    def interest(self, scores: torch.Tensor) -> torch.Tensor:
+        """Ranking scores as stored interest values (the scorer's own scale)."""
+        return scores

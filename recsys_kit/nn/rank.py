@@ -25,8 +25,14 @@ def rank(
     precision: str = "auto",
     mask_seen: bool = True,
     users: np.ndarray | None = None,
+    ratings: Sequence[np.ndarray] | None = None,
+    candidates: np.ndarray | None = None,
 ) -> Ranking:
-    """Rank every item for the users in ``users`` (default: all) given their histories."""
+    """Rank every item for the users in ``users`` (default: all) given their histories.
+
+    ``ratings`` (aligned with ``histories``) go to models that read them; ``candidates``
+    (bool per token) restricts the ranking to those items (cold-start evaluation).
+    """
     model.eval()
     users = np.arange(len(histories)) if users is None else users
     top_items, top_scores = [], []
@@ -36,9 +42,15 @@ def rank(
         batch = users[start:start + batch_size]
         seqs = [histories[u] for u in batch]
         history = to_device(torch.from_numpy(left_pad(seqs, max_len)), device)
+        extra = {}
+        if ratings is not None:
+            rated = left_pad([ratings[u] for u in batch], max_len, np.float32)
+            extra["ratings"] = to_device(torch.from_numpy(rated), device)
         with autocast(device, precision):
             # Only real items (tokens 1..n) are candidates: never padding or the mask token.
-            scores = score(history).float()[:, 1:-1].clone()
+            scores = score(history, **extra).float()[:, 1:-1].clone()
+        if candidates is not None:
+            scores[:, ~torch.from_numpy(candidates[1:-1]).to(device)] = float("-inf")
         k = min(k, scores.shape[1])
         if mask_seen:
             lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))

@@ -86,6 +86,15 @@ class ModelSection(Strict):
         json_schema_extra=_family(Family.SCORER),
         description="Scores items against the fused vector, and holds the loss.",
     )
+    retrieval: StageRef | None = Field(
+        None,
+        json_schema_extra=_family(Family.SCORER),
+        description="Two-stage ranking: a fast scorer (e.g. dot) over the latest state picks "
+        "`rerank_top_n` candidates per user, which the fusion and scorer (target_attention "
+        "+ mlp) re-rank. Both are trained together. Without it target attention scores the "
+        "whole catalogue.",
+    )
+    rerank_top_n: int = Field(100, ge=1, description="Candidates the retrieval stage passes on.")
 
 
 class TrainSection(Strict):
@@ -113,7 +122,13 @@ class OutputSection(Strict):
     """Where results go."""
 
     dir: str = Field("runs", description="Output directory; holds results.duckdb and artifacts.")
-    top_k: int = Field(20, ge=1, description="Recommendations stored per user.")
+    top_k: int = Field(20, ge=1, description="Recommendations stored per user (at most).")
+    threshold: float | None = Field(
+        None,
+        description="Store only recommendations whose interest is above this (probability for "
+        "an mlp/bce scorer, predicted rating for mlp/mse, raw score otherwise): "
+        "R_u = {i | I_u(i) > threshold}, still at most top_k per user.",
+    )
 
 
 class Recipe(Strict):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -17,10 +18,13 @@ from recsys_kit.errors import RecsysKitError
 from recsys_kit.nn.batches import training_rows
 from recsys_kit.nn.combine import ItemCombiner
 from recsys_kit.nn.model import DirectRecommender, ModelShape, SequenceRecommender
+from recsys_kit.nn.pairwise import PairwiseRecommender
+from recsys_kit.nn.predict import predict_pairs
 from recsys_kit.nn.rank import rank
 from recsys_kit.nn.train import Trainer
-from recsys_kit.ranking import Ranking
+from recsys_kit.ranking import NO_ITEM, Ranking
 from recsys_kit.runner.context import RunContext
+from recsys_kit.runner.explain import write_explanations
 from recsys_kit.store import ResultStore
 
 #: Per-epoch figures logged under split 'train'; the rest of an epoch's metrics are validation.
@@ -55,14 +59,56 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[torch.nn.Module, i
         encoder.fit(data)
         return encoder.to(ctx.device), max_len
     items = [make(s) for s in loaded.stage_list("model.encoders.item")]
-    model = SequenceRecommender(
-        items=items,
-        user=encoder,
-        fusion=make(loaded.stage("model.fusion")),
-        scorer=make(loaded.stage("model.scorer")),
-        combine=ItemCombiner(loaded.recipe.model.encoders.combine, len(items), dim),
-    )
+    fusion = make(loaded.stage("model.fusion"))
+    shape.fused_width = getattr(fusion, "width", dim)
+    scorer = make(loaded.stage("model.scorer"))
+    combine = ItemCombiner(loaded.recipe.model.encoders.combine, len(items), dim)
+    _check_pairing(loaded, fusion, scorer, encoder)
+    if fusion.pairwise:
+        retrieval = make(loaded.stages["model.retrieval"]) if (
+            "model.retrieval" in loaded.stages) else None
+        model: SequenceRecommender = PairwiseRecommender(
+            items, encoder, fusion, scorer, combine, data.n_items, retrieval,
+            loaded.recipe.model.rerank_top_n)
+    else:
+        model = SequenceRecommender(items, encoder, fusion, scorer, combine)
+    if model.uses_ratings and data.ratings is None:
+        raise RecsysKitError(
+            "model.scorer uses loss mse (rating prediction) but the data has no ratings. Map a "
+            "rating column in data.ingest.params, or use loss: bce."
+        )
     return model.to(ctx.device), max_len
+
+
+def _check_pairing(loaded: Any, fusion: Any, scorer: Any, encoder: Any) -> None:
+    """Pairwise fusions need pairwise scorers (and the reverse); say which setting to change."""
+    fusion_name = loaded.stage("model.fusion").spec.name
+    scorer_name = loaded.stage("model.scorer").spec.name
+    if fusion.pairwise != getattr(scorer, "pairwise", False):
+        need = "a pairwise scorer such as mlp" if fusion.pairwise else "a scorer such as dot"
+        raise RecsysKitError(
+            f"model.fusion '{fusion_name}' needs {need}, but model.scorer is '{scorer_name}'. "
+            "Use target_attention with mlp, or last_position with dot."
+        )
+    if fusion.pairwise and encoder.objective == "masked":
+        raise RecsysKitError(
+            f"model.fusion '{fusion_name}' attends over the history before each next item; "
+            f"the user encoder '{loaded.stage('model.encoders.user').spec.name}' is trained on "
+            "masked items. Use a next-item encoder (sasrec) or last_position fusion."
+        )
+    if "model.retrieval" in loaded.stages and not fusion.pairwise:
+        raise RecsysKitError(
+            "model.retrieval (two-stage ranking) re-ranks with a pairwise fusion; set "
+            "model.fusion to target_attention (with scorer mlp), or remove model.retrieval."
+        )
+
+
+def cold_items(data: SequenceData) -> np.ndarray:
+    """Per token: True for items with no training or validation interaction."""
+    seen = np.zeros(data.n_items + 2, dtype=bool)
+    seen[data.items[data.split <= VALID]] = True
+    seen[0] = seen[-1] = True
+    return ~seen
 
 
 def fit_and_evaluate(
@@ -74,19 +120,53 @@ def fit_and_evaluate(
     model, max_len = build_model(ctx, data)
     mask_seen = all(getattr(e, "mask_seen", True) for e in evaluators)
     eval_k = max(getattr(e, "max_k", 1) for e in evaluators)
+    rankers = [e for e in evaluators if getattr(e, "kind", "ranking") == "ranking"]
+    raters = [e for e in evaluators if getattr(e, "kind", "ranking") == "rating"]
+    if raters and data.ratings is None:
+        raise RecsysKitError("The rating evaluator needs ratings and the data has none. Map a "
+                             "rating column in data.ingest.params, or use the ranking evaluator.")
+    uses_ratings = getattr(model, "uses_ratings", False)
 
-    # Validation ranks every epoch: slice the per-user histories and targets only once.
+    # Validation runs every epoch: slice the per-user histories and targets only once.
     histories, held_out = cache(data.sequences), cache(data.targets)
+    history_ratings = cache(data.sequence_ratings)
+    held_out_ratings = cache(data.target_ratings)
+    common = {"max_len": max_len, "batch_size": recipe.train.eval_batch_size,
+              "device": ctx.device, "precision": recipe.train.precision}
 
-    def ranking(history_upto: int, target: int, k: int, everyone: bool = False) -> Ranking:
+    def ranking(history_upto: int, target: int, k: int, everyone: bool = False,
+                candidates: np.ndarray | None = None) -> Ranking:
         targets = held_out(target)
         users = None if everyone else np.flatnonzero([len(t) for t in targets])
         return rank(model, histories(history_upto), targets, k=k, users=users,
-                    max_len=max_len, batch_size=recipe.train.eval_batch_size,
-                    device=ctx.device, precision=recipe.train.precision, mask_seen=mask_seen)
+                    mask_seen=mask_seen, candidates=candidates,
+                    ratings=history_ratings(history_upto) if uses_ratings else None, **common)
+
+    def predictions(history_upto: int, target: int):
+        return predict_pairs(model, histories(history_upto), held_out(target),
+                             held_out_ratings(target),
+                             ratings=history_ratings(history_upto) if uses_ratings else None,
+                             **common)
+
+    def evaluate(history_upto: int, target: int, test_ranking: Ranking | None = None
+                 ) -> tuple[dict[str, float], list]:
+        results = []
+        if rankers:
+            r = test_ranking if test_ranking is not None else ranking(history_upto, target, eval_k)
+            cold = None
+            for e in rankers:
+                if target == TEST and getattr(e, "test_candidates", "all") == "cold":
+                    cold = cold or ranking(history_upto, target, eval_k, True, cold_items(data))
+                    results.append(e.evaluate(cold))
+                else:
+                    results.append(e.evaluate(r))
+        if raters:
+            pairs = predictions(history_upto, target)
+            results += [e.evaluate(pairs) for e in raters]
+        return {k: v for res in results for k, v in res.metrics.items()}, results
 
     def validate() -> dict[str, float]:
-        metrics = evaluate(ranking(TRAIN, VALID, eval_k))[0]
+        metrics = evaluate(TRAIN, VALID)[0]
         if recipe.train.monitor not in metrics:
             raise RecsysKitError(
                 f"train.monitor is '{recipe.train.monitor}' but the evaluators reported "
@@ -94,13 +174,10 @@ def fit_and_evaluate(
             )
         return metrics
 
-    def evaluate(r: Ranking) -> tuple[dict[str, float], list]:
-        results = [e.evaluate(r) for e in evaluators]
-        return {k: v for res in results for k, v in res.metrics.items()}, results
-
     result = ModelResult()
     if isinstance(model, SequenceRecommender):
-        rows = training_rows(histories(TRAIN), max_len, masked=model.masked)
+        rows = training_rows(histories(TRAIN), max_len, masked=model.masked,
+                             ratings=history_ratings(TRAIN) if uses_ratings else None)
         if not len(rows["history"]):
             raise RecsysKitError("No user has two or more training interactions, so there is "
                                  "nothing to train on. Check the data and the split.")
@@ -131,27 +208,50 @@ def fit_and_evaluate(
     done = stage_hook("evaluate", "test")
     top_k = recipe.output.top_k
     test = ranking(VALID, TEST, max(eval_k, top_k), everyone=True)
-    result.test_metrics, per_evaluator = evaluate(test)
+    result.test_metrics, per_evaluator = evaluate(VALID, TEST, test)
     store.log_metrics(ctx.run_id, SPLIT_NAMES[TEST], None, result.test_metrics)
     _write_per_user(ctx, store, data, per_evaluator)
-    top = test.items[:, :top_k]
+    top, interest = _recommended(model, test, top_k, recipe.output.threshold)
     store.write_recommendations(  # empty slots (NO_ITEM) score -inf and are not stored
-        ctx.run_id, data.user_ids, data.item_ids[np.maximum(top - 1, 0)], test.scores[:, :top_k],
+        ctx.run_id, data.user_ids, data.item_ids[np.maximum(top - 1, 0)], interest,
     )
+    if isinstance(model, PairwiseRecommender) and model.fusion.config.explain_top:
+        write_explanations(ctx, store, model, data, histories(VALID), top,
+                           history_ratings(VALID) if uses_ratings else None, max_len)
     done()
     return result
 
 
+def _recommended(
+    model: torch.nn.Module, test: Ranking, top_k: int, threshold: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-K tokens and their interest values; NO_ITEM and -inf where below the threshold."""
+    top = test.items[:, :top_k]
+    scores = torch.from_numpy(np.ascontiguousarray(test.scores[:, :top_k]))
+    interest = model.interest(scores).numpy() if hasattr(model, "interest") else scores.numpy()
+    interest = np.where(np.isneginf(scores.numpy()), -np.inf, interest)
+    if threshold is not None:
+        interest = np.where(interest > threshold, interest, -np.inf)
+    return np.where(np.isneginf(interest), NO_ITEM, top), interest
+
+
 def _write_per_user(ctx: RunContext, store: ResultStore, data: SequenceData, results: list) -> None:
     """Per-user test metrics as a Parquet artifact (query it with read_parquet)."""
-    columns: dict[str, np.ndarray] = {}
-    users = None
+    frames = []
     for res in results:
-        users = data.user_ids[res.users] if users is None else users
-        columns.update({k.replace("@", "_at_"): v for k, v in res.per_user.items()})
-    if users is None or not columns:
+        if res.per_user:
+            frames.append((res.users, {k.replace("@", "_at_"): v for k, v in res.per_user.items()}))
+    if not frames:
         return
-    per_user = {"user_id": users.astype(object), **columns}  # noqa: F841 - DuckDB scans it
+    users = np.unique(np.concatenate([u for u, _ in frames]))
+    columns: dict[str, np.ndarray] = {}
+    for rows, values in frames:  # evaluators may cover different users (ranking vs rating)
+        at = np.searchsorted(users, rows)
+        for name, v in values.items():
+            column = np.full(len(users), np.nan)
+            column[at] = v
+            columns[name] = column
+    per_user = {"user_id": data.user_ids[users].astype(object), **columns}  # noqa: F841
     path = ctx.artifacts_dir / "per_user_test_metrics.parquet"
     with duckdb.connect() as con:
         con.execute(f"COPY (SELECT * FROM per_user) TO '{_sql_path(path)}' (FORMAT parquet)")

@@ -1,0 +1,133 @@
+"""Models whose fusion sees each candidate (target attention), with optional two-stage ranking.
+
+Training adds two losses: the retrieval scorer's (e.g. dot-product cross-entropy, every
+position) and the pairwise scorer's at a few sampled positions per sequence, each against
+the true next item and sampled negatives (bce) or against its rating (mse). Ranking either
+re-scores the whole catalogue with target attention, or (two-stage) re-ranks the retrieval
+scorer's top-N candidates.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from recsys_kit.nn.model import ItemEncoder, Scorer, SequenceRecommender, UserEncoder
+from recsys_kit.nn.target_attention import TargetAttention
+
+#: Candidates attended at once when target attention scores the whole catalogue.
+CANDIDATE_CHUNK = 512
+
+
+def sample_positions(keep: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` positions per row (with replacement) among those where ``keep`` (B, L) is True."""
+    return torch.multinomial(keep.float(), n, replacement=True)
+
+
+class PairwiseRecommender(SequenceRecommender):
+    """Item encoders -> user encoder -> target attention per candidate -> MLP scorer."""
+
+    fusion: TargetAttention
+
+    def __init__(
+        self,
+        items: list[ItemEncoder],
+        user: UserEncoder,
+        fusion: TargetAttention,
+        scorer: Scorer,
+        combine: torch.nn.Module | None,
+        n_items: int,
+        retrieval: Scorer | None = None,
+        top_n: int = 100,
+    ) -> None:
+        super().__init__(items, user, fusion, scorer, combine)
+        self.retrieval = retrieval
+        self.top_n, self.n_items = top_n, n_items
+        self.uses_ratings = scorer.config.loss == "mse"
+
+    def loss(
+        self,
+        history: torch.Tensor,
+        targets: torch.Tensor,
+        ratings: torch.Tensor | None = None,
+        target_ratings: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Retrieval loss (if two-stage) plus the pairwise loss at sampled positions."""
+        table = self.item_table()
+        states, valid = self.encode(history, table)
+        keep = targets != 0
+        total = torch.zeros((), device=history.device)
+        if self.retrieval is not None:
+            total = self.retrieval.loss(states[keep], targets[keep], table)
+        config = self.scorer.config
+        upto = sample_positions(keep, config.positions)  # (B, P)
+        positive = targets.gather(1, upto)[:, :, None]
+        if self.uses_ratings:
+            if target_ratings is None:
+                raise ValueError("an mse scorer needs target ratings")
+            candidates, labels = positive, target_ratings.gather(1, upto)[:, :, None]
+            weight = ~labels.isnan()
+        else:
+            negatives = torch.randint(1, self.n_items + 1, (*upto.shape, config.negatives),
+                                      device=history.device)
+            candidates = torch.cat([positive, negatives], dim=-1)
+            labels = torch.zeros_like(candidates, dtype=torch.float32)
+            labels[:, :, 0] = 1.0
+            # A sampled negative that is the positive itself is left out.
+            weight = torch.cat([torch.ones_like(positive, dtype=torch.bool),
+                                negatives != positive], dim=-1)
+        fused, _ = self.fusion.attend(states, valid, table[candidates], upto,
+                                      ratings if self.uses_ratings else None)
+        return total + self.scorer.pair_loss(self.scorer.pair_logits(fused), labels, weight)
+
+    def attend(
+        self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None,
+        table: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pairwise scores (B, C) and attention weights (B, C, L) of ``candidates`` (B, C)."""
+        table = self.item_table() if table is None else table
+        states, valid = self.encode(history, table)
+        fused, weights = self.fusion.attend(states, valid, table[candidates][:, None], None,
+                                            ratings if self.uses_ratings else None)
+        return self.scorer.pair_logits(fused)[:, 0], weights[:, 0]
+
+    def pair_scores(
+        self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Scores (B, C) of the given candidates: no retrieval stage involved."""
+        return self.attend(history, candidates, ratings)[0]
+
+    def scores(
+        self, history: torch.Tensor, table: torch.Tensor | None = None,
+        ratings: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Scores (B, n_tokens): target attention for the candidates, -inf for the rest.
+
+        Two-stage: the retrieval scorer's top-N items not in the history window are the
+        candidates; otherwise every item is (in chunks).
+        """
+        table = self.item_table() if table is None else table
+        states, valid = self.encode(history, table)
+        batch = history.shape[0]
+        out = torch.full((batch, table.shape[0]), -torch.inf, device=history.device)
+        if self.retrieval is not None:
+            first = self.retrieval.logits(self.fusion.user_state(states, valid), table)
+            first = first.scatter(1, history, -torch.inf)
+            top = first.topk(min(self.top_n, self.n_items), dim=1)
+            chunks = [top.indices]
+            unusable = top.values.isneginf()
+        else:
+            every = torch.arange(1, self.n_items + 1, device=history.device)
+            chunks = list(every.expand(batch, -1).split(CANDIDATE_CHUNK, dim=1))
+            unusable = None
+        use_ratings = ratings if self.uses_ratings else None
+        for chunk in chunks:
+            fused, _ = self.fusion.attend(states, valid, table[chunk][:, None], None, use_ratings)
+            out.scatter_(1, chunk, self.scorer.pair_logits(fused)[:, 0])
+        if unusable is not None:
+            out.scatter_(1, chunks[0], out.gather(1, chunks[0]).masked_fill(unusable, -torch.inf))
+        out[:, 0] = -torch.inf
+        return out
+
+    def interest(self, scores: torch.Tensor) -> torch.Tensor:
+        """Probability of interest (bce) or predicted rating (mse)."""
+        return self.scorer.interest(scores)
