@@ -17,3 +17,25 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATA} (a fresh clone has no ../shared)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT (random weights) and its word-piece tokenizer, saved to a folder: loads
+    offline by path like any downloaded Hugging Face model."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from recsys_kit.ingest.synthetic import ADJECTIVES, NOUNS, TOPIC_WORDS
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    words = {w.lower() for w in [*ADJECTIVES, *NOUNS]}
+    for name, topic_words in TOPIC_WORDS.items():
+        words |= {name.lower(), *(w.lower() for w in topic_words)}
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "|", ".", ",", *sorted(words),
+             *map(str, range(10))]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    return folder

@@ -208,6 +208,15 @@ def test_error_text_is_not_rich_markup(cli: Cli, workdir: Path) -> None:
 # -- plugins and schema ------------------------------------------------------------------------
 
 
+#: Stages of the large-model path (text, fusion, ratings, cold start), by family.
+NEW_STAGES = {
+    "hf_text": "tokenize", "text_embedding": "item_encoder", "categorical": "item_encoder",
+    "bert4rec": "user_encoder", "global_mean": "user_encoder", "item_mean": "user_encoder",
+    "target_attention": "fusion", "mlp": "scorer", "rating": "evaluator",
+    "cold_items": "split",
+}
+
+
 def test_plugins_lists_builtin_stages_with_distribution(cli: Cli) -> None:
     result = cli("plugins")
     assert result.code == 0, result.err
@@ -217,7 +226,7 @@ def test_plugins_lists_builtin_stages_with_distribution(cli: Cli) -> None:
         if len(cells) >= 6 and cells[2]:
             rows[cells[2]] = cells[1:-1]
     expected = {"sasrec": "user_encoder", "popularity": "user_encoder",
-                "ranking": "evaluator", "leave_one_out": "split"}
+                "ranking": "evaluator", "leave_one_out": "split", **NEW_STAGES}
     for name, family in expected.items():
         assert name in rows, f"{name} missing from:\n{result.out}"
         assert rows[name][0] == family
@@ -230,6 +239,8 @@ def test_schema_prints_json(cli: Cli) -> None:
     assert result.code == 0, result.err
     schema = json.loads(result.out)
     assert "sasrec" in result.out
+    for name in NEW_STAGES:
+        assert f'"{name}"' in result.out, f"{name} missing from the JSON Schema"
     assert {"version", "name", "data", "model"} <= set(schema["required"])
     assert "$defs" in schema
 

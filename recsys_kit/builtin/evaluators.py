@@ -103,6 +103,10 @@ class RatingConfig(StageConfig):
         default_factory=lambda: ["rmse", "mae"], min_length=1, description="rmse and/or mae."
     )
 
+    def metric_names(self) -> list[str]:
+        """Every metric this evaluator reports."""
+        return list(self.metrics)
+
 
 class RatingEvaluator:
     """RMSE and MAE over every held-out rated interaction (per-user values kept too)."""

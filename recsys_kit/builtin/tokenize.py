@@ -3,6 +3,7 @@ item text tokenized for a pretrained language model (``hf_text``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -48,6 +49,11 @@ class HfTextConfig(StageConfig):
         "text", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Name of this text field; text_embedding's `field` refers to it.",
     )
+
+    def cache_inputs(self) -> list[str]:
+        """Files whose change must invalidate cached tokens: a local model folder's files."""
+        folder = Path(self.model).expanduser()
+        return [str(f) for f in sorted(folder.iterdir()) if f.is_file()] if folder.is_dir() else []
 
 
 class ItemIds:

@@ -54,7 +54,8 @@ def frozen_embeddings(
     """Embeddings of every item text, from the disk cache when the same model and texts were
     embedded before (in any run or recipe writing to the same output directory)."""
     key = hashlib.sha256()
-    for part in (source.identity, config.pooling, str(ids.shape)):
+    # bf16 autocast applies where the device supports it: embeddings differ by device type.
+    for part in (source.identity, config.pooling, str(ids.shape), shape.device.type):
         key.update(part.encode())
     key.update(np.ascontiguousarray(ids).tobytes())
     key.update(np.ascontiguousarray(mask).tobytes())

@@ -47,7 +47,8 @@ def data_key(loaded: LoadedRecipe, ingest: object) -> str:
     """Hash of the data stages' names and params and their input files' identity."""
     stages = [loaded.stage("data.ingest"), loaded.stage("data.split"),
               *loaded.stage_list("data.tokenize")]
-    inputs = getattr(ingest, "inputs", lambda: [])()
+    inputs = [*getattr(ingest, "inputs", lambda: [])(),
+              *(f for s in stages for f in getattr(s.config, "cache_inputs", lambda: [])())]
     blob = json.dumps(
         {
             "format": CACHE_FORMAT,

@@ -63,10 +63,10 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[torch.nn.Module, i
     shape.fused_width = getattr(fusion, "width", dim)
     scorer = make(loaded.stage("model.scorer"))
     combine = ItemCombiner(loaded.recipe.model.encoders.combine, len(items), dim)
-    _check_pairing(loaded, fusion, scorer, encoder)
+    retrieval = make(loaded.stages["model.retrieval"]) if (
+        "model.retrieval" in loaded.stages) else None
+    _check_pairing(loaded, fusion, scorer, encoder, retrieval)
     if fusion.pairwise:
-        retrieval = make(loaded.stages["model.retrieval"]) if (
-            "model.retrieval" in loaded.stages) else None
         model: SequenceRecommender = PairwiseRecommender(
             items, encoder, fusion, scorer, combine, data.n_items, retrieval,
             loaded.recipe.model.rerank_top_n)
@@ -80,7 +80,7 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[torch.nn.Module, i
     return model.to(ctx.device), max_len
 
 
-def _check_pairing(loaded: Any, fusion: Any, scorer: Any, encoder: Any) -> None:
+def _check_pairing(loaded: Any, fusion: Any, scorer: Any, encoder: Any, retrieval: Any) -> None:
     """Pairwise fusions need pairwise scorers (and the reverse); say which setting to change."""
     fusion_name = loaded.stage("model.fusion").spec.name
     scorer_name = loaded.stage("model.scorer").spec.name
@@ -96,10 +96,15 @@ def _check_pairing(loaded: Any, fusion: Any, scorer: Any, encoder: Any) -> None:
             f"the user encoder '{loaded.stage('model.encoders.user').spec.name}' is trained on "
             "masked items. Use a next-item encoder (sasrec) or last_position fusion."
         )
-    if "model.retrieval" in loaded.stages and not fusion.pairwise:
+    if retrieval is not None and not fusion.pairwise:
         raise RecsysKitError(
             "model.retrieval (two-stage ranking) re-ranks with a pairwise fusion; set "
             "model.fusion to target_attention (with scorer mlp), or remove model.retrieval."
+        )
+    if retrieval is not None and getattr(retrieval, "pairwise", False):
+        raise RecsysKitError(
+            f"model.retrieval is '{loaded.stage('model.retrieval').spec.name}', a pairwise "
+            "scorer; the retrieval stage must score the whole catalogue at once. Use dot."
         )
 
 

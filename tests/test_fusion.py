@@ -1,0 +1,200 @@
+"""Target attention, the MLP scorer, two-stage ranking, explanations and thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from recsys_kit.builtin.fusion import TargetAttentionConfig
+from recsys_kit.builtin.scorers import MlpConfig
+from recsys_kit.errors import RecsysKitError
+from recsys_kit.nn.dot import Dot
+from recsys_kit.nn.embeddings import IdEmbedding
+from recsys_kit.nn.mlp import MlpScorer
+from recsys_kit.nn.model import ModelShape
+from recsys_kit.nn.pairwise import PairwiseRecommender
+from recsys_kit.nn.sasrec import build_sasrec
+from recsys_kit.nn.target_attention import TargetAttention
+from recsys_kit.testing import tiny
+
+DIM = 8
+TWO_STAGE = ["model.fusion={plugin: target_attention, params: {explain_top: 3}}",
+             "model.scorer={plugin: mlp, params: {negatives: 4, positions: 4}}",
+             "model.retrieval={plugin: dot}", "model.rerank_top_n=20"]
+
+
+def attention() -> TargetAttention:
+    torch.manual_seed(0)
+    shape = ModelShape(n_items=10, dim=DIM, max_len=6, item_counts=np.zeros(11))
+    return TargetAttention(TargetAttentionConfig(), shape)
+
+
+def test_weights_sum_to_one_over_valid_positions_and_skip_padding() -> None:
+    fusion = attention()
+    states = torch.randn(2, 6, DIM)
+    valid = torch.tensor([[False, False, True, True, True, True], [True] * 6])
+    candidates = torch.randn(2, 1, 3, DIM)
+    _, weights = fusion.attend(states, valid, candidates)
+    assert weights.shape == (2, 1, 3, 6)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 1, 3))
+    assert torch.all(weights[0, :, :, :2] == 0)
+
+
+def test_padding_content_does_not_change_the_result() -> None:
+    fusion = attention()
+    states = torch.randn(1, 6, DIM)
+    valid = torch.tensor([[False, False, True, True, True, True]])
+    candidates = torch.randn(1, 1, 2, DIM)
+    fused, weights = fusion.attend(states, valid, candidates)
+    noisy = states.clone()
+    noisy[:, :2] = 1e3
+    fused_noisy, weights_noisy = fusion.attend(noisy, valid, candidates)
+    assert torch.allclose(fused, fused_noisy) and torch.allclose(weights, weights_noisy)
+
+
+def test_a_training_point_sees_only_positions_up_to_its_own() -> None:
+    fusion = attention()
+    states = torch.randn(1, 6, DIM)
+    valid = torch.ones(1, 6, dtype=torch.bool)
+    upto = torch.tensor([[2, 5]])
+    _, weights = fusion.attend(states, valid, torch.randn(1, 2, 3, DIM), upto)
+    assert torch.all(weights[0, 0, :, 3:] == 0)
+    assert torch.allclose(weights.sum(-1), torch.ones(1, 2, 3))
+    later = states.clone()
+    later[:, 3:] = torch.randn(1, 3, DIM)
+    fused_a, _ = fusion.attend(states, valid, torch.ones(1, 2, 3, DIM), upto)
+    fused_b, _ = fusion.attend(later, valid, torch.ones(1, 2, 3, DIM), upto)
+    assert torch.allclose(fused_a[0, 0], fused_b[0, 0])  # the future cannot leak in
+
+
+def test_rating_features_skip_unrated_positions() -> None:
+    fusion = attention()
+    states = torch.randn(1, 4, DIM)
+    valid = torch.ones(1, 4, dtype=torch.bool)
+    ratings = torch.tensor([[4.0, float("nan"), 2.0, 4.0]])
+    fused, _ = fusion.attend(states, valid, torch.randn(1, 1, 1, DIM), None, ratings)
+    assert torch.isfinite(fused).all()
+    assert fused[0, 0, 0, -1].item() == pytest.approx(10 / 3)  # plain mean of rated items
+
+
+def pairwise(loss: str = "bce", retrieval: bool = True) -> PairwiseRecommender:
+    torch.manual_seed(0)
+    shape = ModelShape(n_items=30, dim=DIM, max_len=6, item_counts=np.ones(31),
+                       rating_mean=3.5)
+    from recsys_kit.builtin.encoders import IdEmbeddingConfig, TransformerConfig
+    from recsys_kit.builtin.scorers import DotConfig
+
+    fusion = TargetAttention(TargetAttentionConfig(), shape)
+    shape.fused_width = fusion.width
+    return PairwiseRecommender(
+        [IdEmbedding(IdEmbeddingConfig(), shape)],
+        build_sasrec(TransformerConfig(layers=1, dim=DIM, max_len=6), shape),
+        fusion, MlpScorer(MlpConfig(loss=loss, positions=3, negatives=2), shape), None, 30,
+        Dot(DotConfig(), shape) if retrieval else None, top_n=5,
+    ).eval()
+
+
+def test_two_stage_scores_only_the_retrieved_unseen_candidates() -> None:
+    model = pairwise()
+    history = torch.tensor([[0, 0, 1, 2, 3, 4]])
+    with torch.no_grad():
+        scores = model.scores(history)
+    finite = torch.isfinite(scores[0]).nonzero().flatten().tolist()
+    assert len(finite) == 5 and not set(finite) & {0, 1, 2, 3, 4, 31}
+    with torch.no_grad():
+        again = model.pair_scores(history, torch.tensor([finite]))
+    assert torch.allclose(again, scores[0, finite][None], atol=1e-5)
+
+
+def test_single_stage_scores_the_whole_catalogue() -> None:
+    model = pairwise(retrieval=False)
+    with torch.no_grad():
+        scores = model.scores(torch.tensor([[0, 0, 1, 2, 3, 4]]))
+    assert torch.isfinite(scores[0, 1:31]).all()
+    assert scores[0, 0] == -torch.inf and scores[0, 31] == -torch.inf
+
+
+@pytest.mark.parametrize("loss", ["bce", "mse"])
+def test_pairwise_loss_trains(loss: str) -> None:
+    model = pairwise(loss).train()
+    history = torch.tensor([[0, 1, 2, 3, 4, 5], [0, 0, 0, 7, 8, 9]])
+    targets = torch.tensor([[1, 2, 3, 4, 5, 6], [0, 0, 0, 8, 9, 10]])
+    ratings = torch.tensor([[5.0, 4, 5, 4, 5, 4], [0, 0, 0, 1, 2, 1]])
+    extra = {"ratings": ratings, "target_ratings": ratings.roll(-1, 1)} if loss == "mse" else {}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = model.loss(history, targets, **extra).item()
+    for _ in range(30):
+        optimizer.zero_grad()
+        model.loss(history, targets, **extra).backward()
+        optimizer.step()
+    assert model.loss(history, targets, **extra).item() < first
+
+
+def test_mse_scorer_predicts_the_mean_before_training() -> None:
+    shape = ModelShape(n_items=3, dim=DIM, max_len=4, item_counts=np.ones(4), rating_mean=3.5,
+                       fused_width=6)
+    scorer = MlpScorer(MlpConfig(loss="mse"), shape)
+    torch.nn.init.zeros_(scorer.net[-1].weight)
+    torch.nn.init.zeros_(scorer.net[-1].bias)
+    assert torch.allclose(scorer.pair_logits(torch.randn(2, 6)), torch.full((2,), 3.5))
+    assert scorer.interest(torch.tensor([4.2])).item() == pytest.approx(4.2)
+    bce = MlpScorer(MlpConfig(loss="bce"), shape)
+    assert bce.interest(torch.tensor([0.0])).item() == 0.5
+
+
+def test_two_stage_recipe_stores_explanations_of_stored_recommendations(tmp_path: Path,
+                                                                         run_recipe) -> None:
+    outcomes, store = run_recipe(tiny(tmp_path / "runs", *TWO_STAGE))
+    run_id = outcomes[0].run_id
+    _, rows = store.query(
+        "SELECT count(*), count(DISTINCT user_id), max(rank) FROM explanations WHERE run_id = ?",
+        [run_id])
+    n, users, max_rank = rows[0]
+    assert n > 0 and users == 120 and max_rank == 5
+    _, sums = store.query(
+        "SELECT max(s), max(n) FROM (SELECT user_id, rank, sum(weight) s, count(*) n "
+        "FROM explanations WHERE run_id = ? GROUP BY ALL)", [run_id])
+    assert sums[0][0] <= 1.0 + 1e-6 and sums[0][1] == 3
+    _, orphans = store.query(
+        "SELECT count(*) FROM explanations e ANTI JOIN recommendations r "
+        "USING (run_id, user_id, rank) WHERE e.run_id = ?", [run_id])
+    assert orphans[0][0] == 0
+    _, seen = store.query(
+        "SELECT count(*) FROM explanations e ANTI JOIN interactions i "
+        "ON i.user_id = e.user_id AND i.item_id = e.history_item_id WHERE e.run_id = ?",
+        [run_id])
+    assert seen[0][0] == 0  # every "why" item is in the user's history
+
+
+def test_threshold_keeps_only_recommendations_above_it(tmp_path: Path, run_recipe) -> None:
+    recipe = tiny(tmp_path / "runs", *TWO_STAGE)
+    outcomes, store = run_recipe(recipe)
+    sql = "SELECT count(*), median(score), min(score) FROM recommendations WHERE run_id = ?"
+    everything, median, _ = store.query(sql, [outcomes[0].run_id])[1][0]
+    outcomes, store = run_recipe(recipe, [f"output.threshold={median}"])
+    kept, _, low = store.query(sql, [outcomes[0].run_id])[1][0]
+    assert 0 < kept < everything and low > median
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("model.scorer={plugin: dot}", "needs a pairwise scorer"),
+    ("model.encoders.user={plugin: bert4rec, params: {dim: 16, max_len: 16}}", "masked items"),
+])
+def test_mismatched_fusion_and_scorer_name_the_fix(tmp_path: Path, run_recipe, override: str,
+                                                  message: str) -> None:
+    recipe = tiny(tmp_path / "runs", *TWO_STAGE, override)
+    with pytest.raises(RecsysKitError, match=message):
+        run_recipe(recipe)
+
+
+def test_retrieval_without_a_pairwise_fusion_is_an_error(tmp_path: Path, run_recipe) -> None:
+    with pytest.raises(RecsysKitError, match=r"model\.retrieval \(two-stage"):
+        run_recipe(tiny(tmp_path / "runs", "model.retrieval={plugin: dot}"))
+
+
+def test_a_pairwise_retrieval_stage_is_an_error(tmp_path: Path, run_recipe) -> None:
+    with pytest.raises(RecsysKitError, match="Use dot"):
+        run_recipe(tiny(tmp_path / "runs", *TWO_STAGE, "model.retrieval={plugin: mlp}"))
