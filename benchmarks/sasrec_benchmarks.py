@@ -27,18 +27,18 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "ml-1m": ("recipes/ml-1m-sasrec.yaml", ["train.max_minutes=25"]),
     "ml-100k": ("recipes/ml-100k-sasrec.yaml", ["train.max_minutes=4"]),
     "scientific": ("recipes/scientific-sasrec.yaml", ["train.max_minutes=8"]),
-    "ml-1m-bert4rec": ("recipes/ml-1m-bert4rec.yaml", ["train.max_minutes=50"]),
 }
 
 
-def run_one(name: str, out_dir: Path, extra: list[str]) -> dict[str, object]:
-    """Run one benchmark in this process and return its figures."""
+def recipe_figures(recipe: str, overrides: list[str], out_dir: Path) -> dict[str, object]:
+    """Run a recipe in this process: test metrics of the run and its baselines, timings."""
     from rich.console import Console
 
     from recsys_kit import hookspecs
     from recsys_kit.plugins import make_plugins
     from recsys_kit.recipe import load_recipe
     from recsys_kit.runner.pipeline import Runner
+    from recsys_kit.store import ResultStore
 
     stage_seconds: dict[str, float] = {}
 
@@ -47,36 +47,30 @@ def run_one(name: str, out_dir: Path, extra: list[str]) -> dict[str, object]:
         def after_stage(self, run, family, name, seconds):
             stage_seconds[family] = stage_seconds.get(family, 0.0) + seconds
 
-    recipe, overrides = BENCHMARKS[name]
     plugins = make_plugins(extra=[Timer()])
-    loaded = load_recipe(ROOT / recipe, plugins.registry,
-                         [*overrides, f"output.dir={out_dir}", *extra])
+    loaded = load_recipe(ROOT / recipe, plugins.registry, [*overrides, f"output.dir={out_dir}"])
     started = time.perf_counter()
     outcomes = Runner(plugins, Console(stderr=True)).run(loaded)
     wall = time.perf_counter() - started
     main = outcomes[0]
     if main.error is not None:
         raise main.error
-    from recsys_kit.store import ResultStore
-
     store = ResultStore.in_dir(out_dir)
     _, train = store.query(
         "SELECT metric, avg(value), count(*) FROM metrics WHERE run_id = ? AND split = 'train' "
         "GROUP BY metric", [main.run_id])
     per_epoch = {m: v for m, v, _ in train}
-    epochs = max((n for _, _, n in train), default=0)
+    monitor = loaded.recipe.train.monitor
+    name, _, k = monitor.partition("@")
     _, best = store.query(
         "SELECT m.value FROM metrics m JOIN runs r USING (run_id) WHERE run_id = ? "
-        "AND split = 'valid' AND metric = 'ndcg' AND k = 10 AND epoch = r.best_epoch",
-        [main.run_id])
+        "AND split = 'valid' AND metric = ? AND k IS NOT DISTINCT FROM ? "
+        "AND epoch = r.best_epoch", [main.run_id, name, int(k) if k else None])
     return {
-        "benchmark": name,
-        "epochs": epochs,
-        "best_epoch_valid_ndcg@10": best[0][0] if best else None,
-        "test_ndcg@10": main.metrics.get("ndcg@10"),
-        "test_hr@10": main.metrics.get("hr@10"),
-        "popularity_ndcg@10": outcomes[1].metrics.get("ndcg@10") if len(outcomes) > 1 else None,
-        "popularity_hr@10": outcomes[1].metrics.get("hr@10") if len(outcomes) > 1 else None,
+        "test": main.metrics,
+        "baselines": {o.name.rsplit(":", 1)[-1]: o.metrics for o in outcomes[1:]},
+        "epochs": max((n for _, _, n in train), default=0),
+        f"best_epoch_valid_{monitor}": best[0][0] if best else None,
         "s_per_epoch": per_epoch.get("epoch_seconds"),
         "sequences_per_s": per_epoch.get("sequences_per_s"),
         "eval_s_all_users": per_epoch.get("eval_seconds"),
@@ -84,6 +78,23 @@ def run_one(name: str, out_dir: Path, extra: list[str]) -> dict[str, object]:
         "data_stages_s": main.data_seconds,
         "wall_s": wall,
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+
+
+def run_one(name: str, out_dir: Path, extra: list[str]) -> dict[str, object]:
+    """Run one benchmark in this process and return its figures."""
+    recipe, overrides = BENCHMARKS[name]
+    figures = recipe_figures(recipe, [*overrides, *extra], out_dir)
+    test, pop = figures.pop("test"), figures.pop("baselines").get("popularity", {})
+    return {
+        "benchmark": name,
+        "epochs": figures.pop("epochs"),
+        "best_epoch_valid_ndcg@10": figures.pop("best_epoch_valid_ndcg@10", None),
+        "test_ndcg@10": test.get("ndcg@10"),
+        "test_hr@10": test.get("hr@10"),
+        "popularity_ndcg@10": pop.get("ndcg@10"),
+        "popularity_hr@10": pop.get("hr@10"),
+        **figures,
     }
 
 
