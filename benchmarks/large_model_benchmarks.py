@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sasrec_benchmarks import ROOT, recipe_figures
+from sasrec_benchmarks import ROOT, recipe_figures, run_each
 
 ID_ONLY = "model.encoders.item=[{plugin: id_embedding}]"
 NO_BASELINES = "baselines=[]"
@@ -112,18 +111,7 @@ def main(argv: list[str]) -> None:
     if len(argv) == 3 and argv[0] == "--one":
         print("RESULT " + json.dumps(run_one(argv[1], Path(argv[2]))), flush=True)
         return
-    names = argv or [*BENCHMARKS, *SPECIAL]
-    results = []
-    for name in names:
-        out = ROOT / "runs" / "benchmarks" / name
-        proc = subprocess.run([sys.executable, __file__, "--one", name, str(out)],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if proc.returncode or line is None:
-            print(f"{name}: failed (exit {proc.returncode})", flush=True)
-            continue
-        results.append(json.loads(line[len("RESULT "):]))
-        print(json.dumps(results[-1]), flush=True)
+    results = run_each(__file__, argv or [*BENCHMARKS, *SPECIAL], [])
     print()
     for result in results:
         print(summary(result))

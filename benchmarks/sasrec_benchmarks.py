@@ -98,6 +98,23 @@ def run_one(name: str, out_dir: Path, extra: list[str]) -> dict[str, object]:
     }
 
 
+def run_each(script: str, names: list[str], extra: list[str]) -> list[dict]:
+    """Run ``script --one NAME OUT_DIR [extra]`` per benchmark, each in a fresh process (so
+    peak memory is its own); print and return each one's RESULT line."""
+    results = []
+    for name in names:
+        out = ROOT / "runs" / "benchmarks" / name
+        proc = subprocess.run([sys.executable, script, "--one", name, str(out), *extra],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if proc.returncode or line is None:
+            print(f"{name}: failed (exit {proc.returncode})", flush=True)
+            continue
+        results.append(json.loads(line[len("RESULT "):]))
+        print(json.dumps(results[-1]), flush=True)
+    return results
+
+
 def main(argv: list[str]) -> None:
     """Run the named benchmarks (default: all) each in its own process; print a table."""
     if len(argv) >= 2 and argv[0] == "--one":
@@ -106,17 +123,7 @@ def main(argv: list[str]) -> None:
         return
     names = [a for a in argv if not a.startswith("--")] or list(BENCHMARKS)
     extra = [a[len("--set="):] for a in argv if a.startswith("--set=")]
-    results = []
-    for name in names:
-        out = ROOT / "runs" / "benchmarks" / name
-        proc = subprocess.run([sys.executable, __file__, "--one", name, str(out), *extra],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if proc.returncode or line is None:
-            print(f"{name}: failed (exit {proc.returncode})", flush=True)
-            continue
-        results.append(json.loads(line[len("RESULT "):]))
-        print(json.dumps(results[-1]), flush=True)
+    results = run_each(__file__, names, extra)
     keys = list(results[0]) if results else []
     print("\n" + " | ".join(keys))
     for r in results:
