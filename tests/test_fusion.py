@@ -109,6 +109,20 @@ def test_two_stage_scores_only_the_retrieved_unseen_candidates() -> None:
     assert torch.allclose(again, scores[0, finite][None], atol=1e-5)
 
 
+def test_two_stage_training_negatives_come_from_the_retrieved_candidates() -> None:
+    model = pairwise()
+    history = torch.tensor([[0, 0, 1, 2, 3, 4]])
+    with torch.no_grad():
+        table = model.item_table()
+        states, _ = model.encode(history, table)
+        upto = torch.tensor([[3, 5]])
+        negatives = model._negatives(states, upto, table, 50)
+        for p, position in enumerate(upto[0].tolist()):
+            top = model.retrieval.logits(states[:, position], table).topk(5).indices
+            assert set(negatives[0, p].tolist()) <= set(top[0].tolist())
+    assert pairwise(retrieval=False)._negatives(states, upto, table, 50).max() <= 30
+
+
 def test_single_stage_scores_the_whole_catalogue() -> None:
     model = pairwise(retrieval=False)
     with torch.no_grad():

@@ -2,7 +2,8 @@
 
 Training adds two losses: the retrieval scorer's (e.g. dot-product cross-entropy, every
 position) and the pairwise scorer's at a few sampled positions per sequence, each against
-the true next item and sampled negatives (bce) or against its rating (mse). Ranking either
+the true next item and sampled negatives (bce: from the retrieval stage's top-N when there is
+one, else uniform) or against its rating (mse). Ranking either
 re-scores the whole catalogue with target attention, or (two-stage) re-ranks the retrieval
 scorer's top-N candidates.
 """
@@ -67,8 +68,7 @@ class PairwiseRecommender(SequenceRecommender):
             candidates, labels = positive, target_ratings.gather(1, upto)[:, :, None]
             weight = ~labels.isnan()
         else:
-            negatives = torch.randint(1, self.n_items + 1, (*upto.shape, config.negatives),
-                                      device=history.device)
+            negatives = self._negatives(states, upto, table, config.negatives)
             candidates = torch.cat([positive, negatives], dim=-1)
             labels = torch.zeros_like(candidates, dtype=torch.float32)
             labels[:, :, 0] = 1.0
@@ -78,6 +78,25 @@ class PairwiseRecommender(SequenceRecommender):
         fused, _ = self.fusion.attend(states, valid, table[candidates], upto,
                                       ratings if self.uses_ratings else None)
         return total + self.scorer.pair_loss(self.scorer.pair_logits(fused), labels, weight)
+
+    def _negatives(
+        self, states: torch.Tensor, upto: torch.Tensor, table: torch.Tensor, n: int
+    ) -> torch.Tensor:
+        """Negatives (B, P, n) for the prediction points ``upto`` (B, P).
+
+        Single-stage: uniform over the catalogue. Two-stage: drawn from the retrieval stage's
+        current top ``top_n`` at that point, the candidates the re-ranker must order at
+        inference (early in training those are close to uniform).
+        """
+        shape = (*upto.shape, n)
+        if self.retrieval is None:
+            return torch.randint(1, self.n_items + 1, shape, device=states.device)
+        with torch.no_grad():
+            points = states.gather(1, upto[:, :, None].expand(-1, -1, states.shape[2]))
+            logits = self.retrieval.logits(points.flatten(0, 1), table)
+            top = logits.topk(min(self.top_n, self.n_items), dim=1).indices.view(*upto.shape, -1)
+            pick = torch.randint(0, top.shape[-1], shape, device=states.device)
+            return top.gather(2, pick)
 
     def attend(
         self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None,
