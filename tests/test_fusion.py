@@ -212,3 +212,21 @@ def test_retrieval_without_a_pairwise_fusion_is_an_error(tmp_path: Path, run_rec
 def test_a_pairwise_retrieval_stage_is_an_error(tmp_path: Path, run_recipe) -> None:
     with pytest.raises(RecsysKitError, match="Use dot"):
         run_recipe(tiny(tmp_path / "runs", *TWO_STAGE, "model.retrieval={plugin: mlp}"))
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+@pytest.mark.parametrize("encoder", ["sasrec", "bert4rec"])
+def test_large_model_recipes_on_each_device(tiny_bert: Path, tmp_path: Path, run_recipe,
+                                            encoder: str, device: str) -> None:
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    text = [f"data.tokenize=[{{plugin: item_ids}}, {{plugin: hf_text, params: {{model: "
+            f"'{tiny_bert}', template: '{{title}} | {{genres}}'}}}}]",
+            "model.encoders.item=[{plugin: id_embedding}, {plugin: text_embedding}, "
+            "{plugin: categorical, params: {column: genres}}]", "model.encoders.combine=gate",
+            f"device={device}"]
+    pairing = TWO_STAGE if encoder == "sasrec" else [
+        "model.encoders.user={plugin: bert4rec, params: {dim: 16, max_len: 16}}"]
+    outcomes, store = run_recipe(tiny(tmp_path / "runs", *text, *pairing))
+    assert outcomes[0].status == "completed"
+    assert store.query("SELECT device FROM runs")[1][0][0].startswith(device)
