@@ -23,7 +23,12 @@ class MoEAdaptor(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, n_in) -> (N, n_out)."""
         gates = torch.softmax(x @ self.gate, dim=-1)
-        experts = torch.einsum("nei,eio->neo", x[:, None, :] - self.bias, self.weight)
+        n_experts, n_in, n_out = self.weight.shape
+        # (x - b_k) W_k = x W_k - b_k W_k: one (N, in) x (in, E * out) product, without
+        # materialising the (N, E, in) differences.
+        projected = (x @ self.weight.transpose(0, 1).reshape(n_in, n_experts * n_out))
+        shifts = torch.einsum("ei,eio->eo", self.bias, self.weight)
+        experts = projected.view(-1, n_experts, n_out) - shifts
         return (gates[..., None] * experts).sum(1)
 
 
