@@ -65,6 +65,8 @@ def frozen_embeddings(
         if path.exists():
             shape.report(f"text_embedding: {len(ids):,} item embeddings from cache ({path.name})")
             return load_file(str(path))["embeddings"]
+    shape.report(f"text_embedding: embedding {len(ids):,} item texts with {source.ref} on "
+                 f"{shape.device}{' (once: kept in the cache)' if path else ''} ...")
     started = time.perf_counter()
     model = source.model().to(shape.device)
     with torch.no_grad(), autocast(shape.device, "auto"):
