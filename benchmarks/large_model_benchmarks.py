@@ -36,8 +36,8 @@ NO_BASELINES = "baselines=[]"
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "scientific-id": ("recipes/scientific-sasrec.yaml", ["train.max_minutes=10"]),
     "scientific-text": ("recipes/scientific-text-sasrec.yaml", ["train.max_minutes=10"]),
-    "ml-1m-id": ("recipes/ml-1m-text-sasrec.yaml", [ID_ONLY, "train.max_minutes=12"]),
-    "ml-1m-text": ("recipes/ml-1m-text-sasrec.yaml", ["train.max_minutes=12", NO_BASELINES]),
+    "ml-1m-id": ("recipes/ml-1m-text-sasrec.yaml", [ID_ONLY, "train.max_minutes=25"]),
+    "ml-1m-text": ("recipes/ml-1m-text-sasrec.yaml", ["train.max_minutes=25", NO_BASELINES]),
     "ml-1m-bert4rec": ("recipes/ml-1m-bert4rec.yaml", ["train.max_minutes=50"]),
     "cold-start-text": ("recipes/scientific-cold-start.yaml", []),
     "cold-start-id": ("recipes/scientific-cold-start.yaml", [ID_ONLY, NO_BASELINES]),
