@@ -195,7 +195,8 @@ class ColdItems:
             f"(SELECT user_id FROM {SPLIT_INTERACTIONS})"
         ).fetchone()[0]
         ctx.report("split", f"cold_items: {n_cold:,} of {n_items:,} items held out of training")
-        _report(ctx, "cold_items", dropped, f"fewer than {need} interactions before a cold item")
+        _report(ctx, "cold_items", dropped,
+                f"fewer than {need} interactions with other items before a held-out one")
 
 
 def _report(ctx: DataContext, name: str, dropped_users: int, why: str) -> None:
