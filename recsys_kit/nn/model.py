@@ -50,8 +50,9 @@ class ModelShape:
         """The shape of ``data`` for a model of width ``dim`` over ``max_len`` items; ``run``
         sets ``device``, ``cache_dir`` and ``report``."""
         rating_mean = 0.0
-        if data.ratings is not None:
-            rating_mean = float(np.nanmean(data.ratings[data.split == TRAIN]))
+        train = data.ratings[data.split == TRAIN] if data.ratings is not None else None
+        if train is not None and (~np.isnan(train)).any():
+            rating_mean = float(np.nanmean(train))
         return cls(data.n_items, dim, max_len, data.train_counts(), data.item_side,
                    data.item_features, data.meta, rating_mean=rating_mean,
                    **run)  # type: ignore[arg-type]
@@ -101,6 +102,10 @@ class DirectRecommender(nn.Module):
     ) -> torch.Tensor:
         """Scores (B, C) of ``candidates`` (B, C) tokens; rating baselines predict ratings."""
         return self.scores(history).gather(1, candidates)
+
+    def pair_scorer(self) -> Callable[..., torch.Tensor]:
+        """The function rating prediction calls per batch."""
+        return self.pair_scores
 
 
 class Fusion(nn.Module):
@@ -205,13 +210,20 @@ class SequenceRecommender(nn.Module):
     def batch_scorer(self) -> Callable[..., torch.Tensor]:
         """``scores`` with the item table computed once, for ranking many batches."""
         table = self.item_table()
-        return lambda history, ratings=None: self.scores(history, table, ratings)
+        return lambda history, **extra: self.scores(history, table, **extra)
 
     def pair_scores(
-        self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None = None
+        self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None = None,
+        table: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Scores (B, C) of ``candidates`` (B, C) tokens for each history."""
-        return self.scores(history, ratings=ratings).gather(1, candidates)
+        return self.scores(history, table, ratings=ratings).gather(1, candidates)
+
+    def pair_scorer(self) -> Callable[..., torch.Tensor]:
+        """``pair_scores`` with the item table computed once, for many batches."""
+        table = self.item_table()
+        return lambda history, candidates, **extra: self.pair_scores(
+            history, candidates, table=table, **extra)
 
     def interest(self, scores: torch.Tensor) -> torch.Tensor:
         """Ranking scores as stored interest values (the scorer's own scale)."""

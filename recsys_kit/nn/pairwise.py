@@ -20,14 +20,20 @@ CANDIDATE_CHUNK = 512
 
 
 def sample_positions(keep: torch.Tensor, n: int) -> torch.Tensor:
-    """``n`` positions per row (with replacement) among those where ``keep`` (B, L) is True."""
-    return torch.multinomial(keep.float(), n, replacement=True)
+    """``n`` positions per row (with replacement) among those where ``keep`` (B, L) is True;
+    a row with none gets its last position (the caller gives it no weight)."""
+    weights = keep.float()
+    weights[:, -1] += (~keep.any(1)).float()
+    return torch.multinomial(weights, n, replacement=True)
 
 
 class PairwiseRecommender(SequenceRecommender):
     """Item encoders -> user encoder -> target attention per candidate -> MLP scorer."""
 
     fusion: TargetAttention
+    #: Two-stage: ranking passes ``blocked`` to ``scores``, the retrieval stage picks from the
+    #: rest (so seen items and non-candidates never take a candidate slot).
+    narrows_candidates: bool = False
 
     def __init__(
         self,
@@ -42,6 +48,7 @@ class PairwiseRecommender(SequenceRecommender):
     ) -> None:
         super().__init__(items, user, fusion, scorer, combine)
         self.retrieval = retrieval
+        self.narrows_candidates = retrieval is not None
         self.top_n, self.n_items = top_n, n_items
         self.uses_ratings = scorer.config.loss == "mse"
 
@@ -60,13 +67,15 @@ class PairwiseRecommender(SequenceRecommender):
         if self.retrieval is not None:
             total = self.retrieval.loss(states[keep], targets[keep], table)
         config = self.scorer.config
+        if self.uses_ratings and target_ratings is not None:  # unrated targets teach nothing
+            keep = keep & ~target_ratings.isnan()
         upto = sample_positions(keep, config.positions)  # (B, P)
         positive = targets.gather(1, upto)[:, :, None]
         if self.uses_ratings:
             if target_ratings is None:
                 raise ValueError("an mse scorer needs target ratings")
             candidates, labels = positive, target_ratings.gather(1, upto)[:, :, None]
-            weight = ~labels.isnan()
+            weight = keep.gather(1, upto)[:, :, None]
         else:
             negatives = self._negatives(states, upto, table, config.negatives)
             candidates = torch.cat([positive, negatives], dim=-1)
@@ -74,7 +83,7 @@ class PairwiseRecommender(SequenceRecommender):
             labels[:, :, 0] = 1.0
             # A sampled negative that is the positive itself is left out.
             weight = torch.cat([torch.ones_like(positive, dtype=torch.bool),
-                                negatives != positive], dim=-1)
+                                negatives != positive], dim=-1) & keep.gather(1, upto)[:, :, None]
         fused, _ = self.fusion.attend(states, valid, table[candidates], upto,
                                       ratings if self.uses_ratings else None)
         return total + self.scorer.pair_loss(self.scorer.pair_logits(fused), labels, weight)
@@ -110,18 +119,20 @@ class PairwiseRecommender(SequenceRecommender):
         return self.scorer.pair_logits(fused)[:, 0], weights[:, 0]
 
     def pair_scores(
-        self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None = None
+        self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None = None,
+        table: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Scores (B, C) of the given candidates: no retrieval stage involved."""
-        return self.attend(history, candidates, ratings)[0]
+        return self.attend(history, candidates, ratings, table)[0]
 
     def scores(
         self, history: torch.Tensor, table: torch.Tensor | None = None,
-        ratings: torch.Tensor | None = None,
+        ratings: torch.Tensor | None = None, blocked: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Scores (B, n_tokens): target attention for the candidates, -inf for the rest.
 
-        Two-stage: the retrieval scorer's top-N items not in the history window are the
+        Two-stage: the retrieval scorer's top-N items, leaving out ``blocked`` (B, n_tokens:
+        seen items and non-candidates, from the ranking) or else the history window, are the
         candidates; otherwise every item is (in chunks).
         """
         table = self.item_table() if table is None else table
@@ -130,7 +141,8 @@ class PairwiseRecommender(SequenceRecommender):
         out = torch.full((batch, table.shape[0]), -torch.inf, device=history.device)
         if self.retrieval is not None:
             first = self.retrieval.logits(self.fusion.user_state(states, valid), table)
-            first = first.scatter(1, history, -torch.inf)
+            first = (first.masked_fill(blocked, -torch.inf) if blocked is not None
+                     else first.scatter(1, history, -torch.inf))
             top = first.topk(min(self.top_n, self.n_items), dim=1)
             chunks = [top.indices]
             unusable = top.values.isneginf()

@@ -27,6 +27,8 @@ def predict_pairs(
 ) -> PairPredictions:
     """``model.pair_scores`` of every (user, target) pair; users without targets are skipped."""
     model.eval()
+    with autocast(device, precision):
+        score = model.pair_scorer()
     users = np.flatnonzero([len(t) for t in targets])
     parts: list[tuple[np.ndarray, ...]] = []
     for start in range(0, len(users), batch_size):
@@ -39,8 +41,8 @@ def predict_pairs(
             rated = left_pad([ratings[u] for u in batch], max_len, np.float32)
             extra["ratings"] = to_device(torch.from_numpy(rated), device)
         with autocast(device, precision):
-            scores = model.pair_scores(history, to_device(torch.from_numpy(wanted), device),
-                                       **extra).float().cpu().numpy()
+            scores = score(history, to_device(torch.from_numpy(wanted), device),
+                           **extra).float().cpu().numpy()
         real = wanted != 0
         rows = np.repeat(batch, real.sum(1))
         actual = np.concatenate([target_ratings[u] for u in batch]).astype(np.float64)

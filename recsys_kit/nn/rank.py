@@ -36,6 +36,8 @@ def rank(
     model.eval()
     users = np.arange(len(histories)) if users is None else users
     top_items, top_scores = [], []
+    # A model that narrows the catalogue itself (two-stage) must know what is excluded first.
+    narrows = getattr(model, "narrows_candidates", False)
     with autocast(device, precision):
         score = model.batch_scorer()
     for start in range(0, len(users), batch_size):
@@ -46,17 +48,17 @@ def rank(
         if ratings is not None:
             rated = left_pad([ratings[u] for u in batch], max_len, np.float32)
             extra["ratings"] = to_device(torch.from_numpy(rated), device)
+        if narrows:
+            extra["blocked"] = blocked_tokens(seqs, model.n_items + 2, candidates, mask_seen,
+                                              device)
         with autocast(device, precision):
-            # Only real items (tokens 1..n) are candidates: never padding or the mask token.
-            scores = score(history, **extra).float()[:, 1:-1].clone()
-        if candidates is not None:
-            scores[:, ~torch.from_numpy(candidates[1:-1]).to(device)] = float("-inf")
+            scores = score(history, **extra).float()
+        blocked = extra.get("blocked")
+        if blocked is None:
+            blocked = blocked_tokens(seqs, scores.shape[1], candidates, mask_seen, device)
+        # Only real items (tokens 1..n) are candidates: never padding or the mask token.
+        scores = scores.masked_fill(blocked, float("-inf"))[:, 1:-1]
         k = min(k, scores.shape[1])
-        if mask_seen:
-            lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-            rows = torch.from_numpy(np.repeat(np.arange(len(seqs)), lens)).to(device)
-            cols = torch.from_numpy(np.concatenate(seqs) - 1).to(device)
-            scores[rows, cols] = float("-inf")
         values, indices = scores.topk(k, dim=1)
         indices = (indices + 1).masked_fill(values.isneginf(), NO_ITEM)
         top_items.append(indices.cpu().numpy())
@@ -68,3 +70,20 @@ def rank(
         targets=[np.unique(targets[u]) for u in users],
     )
 
+
+
+def blocked_tokens(
+    seqs: Sequence[np.ndarray], n_tokens: int, candidates: np.ndarray | None, mask_seen: bool,
+    device: torch.device,
+) -> torch.Tensor:
+    """(B, n_tokens) True where a token may not be recommended: padding, the mask token,
+    non-candidates and (``mask_seen``) every item in the user's whole history."""
+    blocked = torch.zeros(len(seqs), n_tokens, dtype=torch.bool)
+    blocked[:, 0] = blocked[:, -1] = True
+    if candidates is not None:
+        blocked |= ~torch.from_numpy(candidates[:n_tokens])
+    if mask_seen and len(seqs):
+        lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        rows = torch.from_numpy(np.repeat(np.arange(len(seqs)), lens))
+        blocked[rows, torch.from_numpy(np.concatenate(seqs).astype(np.int64))] = True
+    return blocked.to(device)

@@ -38,6 +38,36 @@ def monitor_is_evaluated(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:
         )
 
 
+def metrics_are_unique(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:
+    """Two evaluators must not report the same metric name: one would overwrite the other."""
+    seen: dict[str, int] = {}
+    for i, stage in enumerate(loaded.stage_list("evaluate")):
+        names = getattr(stage.config, "metric_names", None)
+        clash = [n for n in (names() if callable(names) else []) if n in seen]
+        if clash:
+            yield ("evaluate", i), (
+                f"reports {', '.join(clash)} like evaluate[{seen[clash[0]]}], and one would "
+                "overwrite the other. Give them different metrics or k, or run two recipes."
+            )
+        for name in names() if callable(names) else []:
+            seen.setdefault(name, i)
+
+
+def rerank_covers_top_k(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:
+    """Two-stage ranking ranks only ``rerank_top_n`` items: they must cover every cut-off."""
+    model = loaded.recipe.model
+    if model.retrieval is None:
+        return
+    cutoffs = [loaded.recipe.output.top_k]
+    for stage in loaded.stage_list("evaluate"):
+        cutoffs += list(getattr(stage.config, "k", []))
+    if model.rerank_top_n < max(cutoffs):
+        yield ("model", "rerank_top_n"), (
+            f"{model.rerank_top_n} candidates per user cannot fill a top-{max(cutoffs)} "
+            f"(output.top_k and the evaluators' k). Set rerank_top_n to at least {max(cutoffs)}."
+        )
+
+
 def first_tokenizer_builds_ids(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:
     """The item vocabulary must come first: every later stage refers to item tokens."""
     tokenizers = loaded.recipe.data.tokenize
@@ -45,7 +75,8 @@ def first_tokenizer_builds_ids(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]
         yield ("data", "tokenize"), "the first tokenizer must be `item_ids` (the item vocabulary)."
 
 
-CHECKS: tuple[Check, ...] = (monitor_is_evaluated, first_tokenizer_builds_ids)
+CHECKS: tuple[Check, ...] = (monitor_is_evaluated, metrics_are_unique, rerank_covers_top_k,
+                             first_tokenizer_builds_ids)
 
 
 def check_recipe(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:

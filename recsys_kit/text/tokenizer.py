@@ -55,17 +55,26 @@ class HfText:
         cfg = self.config
         texts = render_texts(cfg.template, data.item_side, data.n_items)
         tokenizer = resolve_model(cfg.model, "data.tokenize[].params.model").tokenizer()
+        tokenizer.padding_side = "right"  # pooling and batching read real tokens from the left
         encoded = tokenizer(texts, max_length=cfg.max_length if cfg.truncation else None,
                             truncation=cfg.truncation, padding="longest", return_tensors="np")
         ids = np.asarray(encoded["input_ids"], dtype=np.int32)
         mask = np.asarray(encoded["attention_mask"], dtype=np.int8)
+        limit = getattr(tokenizer, "model_max_length", None)
+        if not cfg.truncation and isinstance(limit, int) and ids.shape[1] > limit:
+            longest = int(np.argmax(mask.sum(1)))
+            raise DataError(
+                f"hf_text: with truncation false the text of item {data.item_ids[longest]} is "
+                f"{ids.shape[1]} tokens, more than the {limit} that {cfg.model} reads. Set "
+                "truncation: true (texts are cut at max_length) or shorten the template."
+            )
         data.item_features[f"{cfg.name}.input_ids"] = ids
         data.item_features[f"{cfg.name}.attention_mask"] = mask
         data.item_side[cfg.name] = np.asarray(texts, dtype=str)
         data.meta[f"{cfg.name}.model"] = cfg.model
         lengths = mask.sum(1)
         empty = sum(1 for t in texts if not t)
-        truncated = int((lengths >= ids.shape[1]).sum()) if cfg.truncation else 0
+        truncated = int((lengths >= cfg.max_length).sum()) if cfg.truncation else 0
         ctx.report("tokenize", f"hf_text: {len(texts):,} item texts, {lengths.mean():.1f} tokens "
-                   f"on average, {truncated:,} cut at {ids.shape[1]}, {empty:,} without text")
+                   f"on average, {truncated:,} cut at {cfg.max_length}, {empty:,} without text")
         return data
