@@ -14,6 +14,8 @@ Each benchmark runs in a fresh process and prints one JSON line; a summary follo
 - cold-start-text / cold-start-id: Recall@10 on held-out items (cold_items split) of the text
   model, of ID-only SASRec, and of popularity.
 - ratings: RMSE / MAE on ratings-users-1-2999 (temporal split) vs global and per-item mean.
+- ml-100k-two-stage: dot-product retrieval of 100 candidates re-ranked by target attention
+  (compare with `sasrec_benchmarks.py ml-100k --set=train.max_minutes=6`).
 Datasets are read from $RECSYS_KIT_DATA (default ../shared/data); the text benchmarks need the
 `text` extra (all-minilm-l6-v2).
 """
@@ -42,6 +44,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "cold-start-text": ("recipes/scientific-cold-start.yaml", []),
     "cold-start-id": ("recipes/scientific-cold-start.yaml", [ID_ONLY, NO_BASELINES]),
     "ratings": ("recipes/ml-1m-ratings.yaml", []),
+    "ml-100k-two-stage": ("recipes/ml-100k-two-stage.yaml", ["train.max_minutes=6"]),
 }
 SPECIAL = ["minilm"]
 
