@@ -139,6 +139,20 @@ def test_two_stage_training_negatives_come_from_the_retrieved_candidates() -> No
     assert pairwise(retrieval=False)._negatives(states, upto, table, 50).max() <= 30
 
 
+def test_two_stage_score_is_the_retrieval_logit_plus_the_re_ranker_logit() -> None:
+    model = pairwise()
+    history = torch.tensor([[0, 0, 1, 2, 3, 4]])
+    with torch.no_grad():
+        torch.nn.init.zeros_(model.scorer.net[-1].weight)
+        torch.nn.init.zeros_(model.scorer.net[-1].bias)
+        scores = model.scores(history)
+        table = model.item_table()
+        states, _ = model.encode(history, table)
+        first = model.retrieval.logits(states[:, -1], table)
+    kept = torch.isfinite(scores[0])
+    assert torch.allclose(scores[0, kept], first[0, kept])
+
+
 def test_single_stage_scores_the_whole_catalogue() -> None:
     model = pairwise(retrieval=False)
     with torch.no_grad():

@@ -29,8 +29,11 @@ class MlpScorer(Scorer):
         layers: list[nn.Module] = []
         for n_in, n_out in itertools.pairwise(widths):
             layers += [nn.Linear(n_in, n_out), nn.ReLU(), nn.Dropout(config.dropout)]
-        layers.append(nn.Linear(widths[-1], 1))
-        self.net = nn.Sequential(*layers)
+        last = nn.Linear(widths[-1], 1)
+        # Start from no opinion: the mean rating (mse), or the retrieval order (two-stage).
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(*layers, last)
         self.offset = shape.rating_mean if config.loss == "mse" else 0.0
 
     def pair_logits(self, fused: torch.Tensor) -> torch.Tensor:

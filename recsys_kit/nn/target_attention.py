@@ -18,8 +18,8 @@ class TargetAttention(Fusion):
     Weights are a softmax over the valid history positions a prediction may see (padding and,
     in training, later positions get exactly zero), so they sum to one and are the stored
     "why" of a recommendation. The fused vector joins the attended history, the candidate,
-    their product and the latest state; with ``ratings`` (explicit feedback) also the
-    attention-weighted and the plain mean of the user's ratings.
+    their product, the latest state and its product with the candidate; with ``ratings``
+    (explicit feedback) also the attention-weighted and the plain mean of the user's ratings.
     """
 
     pairwise = True
@@ -31,7 +31,7 @@ class TargetAttention(Fusion):
         self.query = nn.Linear(dim, dim)
         self.key = nn.Linear(dim, dim)
         self.scale = 1.0 / math.sqrt(dim)
-        self.width = 4 * dim + 2
+        self.width = 5 * dim + 2
 
     def user_state(self, states: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """The latest position's state (what a retrieval stage scores with)."""
@@ -64,8 +64,8 @@ class TargetAttention(Fusion):
         weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
         attended = torch.einsum("bpcl,bld->bpcd", weights.to(states.dtype), states)
         latest = states.gather(1, upto[:, :, None].expand(-1, -1, states.shape[2]))  # B P D
-        parts = [attended, candidates, attended * candidates,
-                 latest[:, :, None, :].expand_as(candidates)]
+        latest = latest[:, :, None, :].expand_as(candidates)
+        parts = [attended, candidates, attended * candidates, latest, latest * candidates]
         rating_parts = torch.zeros(*candidates.shape[:3], 2, device=states.device,
                                    dtype=states.dtype)
         if ratings is not None:  # unrated (NaN) positions count in neither mean
