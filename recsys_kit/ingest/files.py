@@ -6,12 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recsys_kit.builtin.ingest import FilesConfig
-from recsys_kit.ingest.tables import (
-    cleanup,
-    filter_and_report,
-    read_interactions,
-    read_items,
-)
+from recsys_kit.ingest.tables import ingest, read_interactions
 
 if TYPE_CHECKING:
     from recsys_kit.runner.context import DataContext
@@ -31,10 +26,5 @@ class FilesIngest:
     def run(self, ctx: DataContext) -> None:
         """Create ``interactions`` (and ``items``) in ``ctx.con``."""
         cfg = self.config
-        try:
-            n_read = read_interactions(ctx, cfg.interactions, cfg.on_bad_rows)
-            filter_and_report(ctx, cfg.filters, n_read)
-            if cfg.items is not None:
-                read_items(ctx, cfg.items, cfg.on_bad_rows)
-        finally:
-            cleanup(ctx.con)
+        ingest(ctx, lambda: read_interactions(ctx, cfg.interactions, cfg.on_bad_rows),
+               cfg.filters, cfg.items, cfg.on_bad_rows)

@@ -9,13 +9,11 @@ from recsys_kit.builtin.ingest import SequencesConfig
 from recsys_kit.ingest.tables import (
     SHOWN,
     Bad,
-    cleanup,
     existing_file,
     fetch_one,
-    filter_and_report,
     handle_bad_rows,
+    ingest,
     quote,
-    read_items,
     read_lines,
 )
 
@@ -37,13 +35,7 @@ class SequencesIngest:
     def run(self, ctx: DataContext) -> None:
         """Create ``interactions`` (ts = position in the user's sequence) and ``items``."""
         cfg = self.config
-        try:
-            n_read = self._read(ctx)
-            filter_and_report(ctx, cfg.filters, n_read)
-            if cfg.items is not None:
-                read_items(ctx, cfg.items, cfg.on_bad_rows)
-        finally:
-            cleanup(ctx.con)
+        ingest(ctx, lambda: self._read(ctx), cfg.filters, cfg.items, cfg.on_bad_rows)
 
     def _read(self, ctx: DataContext) -> int:
         """Create ``interactions`` from the sequence file; return the interactions read."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -395,3 +395,16 @@ def filter_and_report(ctx: DataContext, filters: Filters, n_read: int) -> None:
     if not n:
         raise DataError("No interactions are left after reading and filtering: check the input "
                         "file, and loosen the filters params.")
+
+
+def ingest(ctx: DataContext, read: Callable[[], int], filters: Filters,
+           items: ItemsSource | None, policy: str) -> None:
+    """What every file ingest does: ``read()`` creates ``interactions`` (returning the rows
+    read), then the filters apply, then the optional items table is read; temporary tables
+    are dropped whatever happens."""
+    try:
+        filter_and_report(ctx, filters, read())
+        if items is not None:
+            read_items(ctx, items, policy)
+    finally:
+        cleanup(ctx.con)

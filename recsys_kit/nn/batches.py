@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from recsys_kit.nn.precision import to_device
+
 
 def left_pad(
     seqs: Sequence[np.ndarray], max_len: int, dtype: type = np.int64, fill: float = 0
@@ -18,6 +20,23 @@ def left_pad(
         if len(tail):
             out[row, max_len - len(tail):] = tail
     return out
+
+
+def padded(
+    seqs: Sequence[np.ndarray], max_len: int, device: torch.device, dtype: type = np.int64
+) -> torch.Tensor:
+    """``left_pad`` as a tensor on ``device``."""
+    return to_device(torch.from_numpy(left_pad(seqs, max_len, dtype)), device)
+
+
+def ratings_input(
+    ratings: Sequence[np.ndarray] | None, rows: np.ndarray, max_len: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """``{"ratings": (B, max_len)}`` for the users ``rows`` when there are ratings, else ``{}``:
+    the keyword a rating model's scoring functions take."""
+    if ratings is None:
+        return {}
+    return {"ratings": padded([ratings[u] for u in rows], max_len, device, np.float32)}
 
 
 def next_item_pairs(seqs: Sequence[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:

@@ -85,6 +85,9 @@ class UserEncoder(nn.Module):
 class DirectRecommender(nn.Module):
     """A user encoder that scores items itself (popularity, ...): no fusion, scorer or training."""
 
+    #: Direct recommenders read no ratings at scoring time (they learn from them in ``fit``).
+    uses_ratings: bool = False
+
     def fit(self, data: SequenceData) -> None:
         """Learn from the training part of ``data`` (closed form, no gradients)."""
         raise NotImplementedError
@@ -106,6 +109,10 @@ class DirectRecommender(nn.Module):
     def pair_scorer(self) -> Callable[..., torch.Tensor]:
         """The function rating prediction calls per batch."""
         return self.pair_scores
+
+    def interest(self, scores: torch.Tensor) -> torch.Tensor:
+        """Scores are stored as they are (counts, mean ratings)."""
+        return scores
 
 
 class Fusion(nn.Module):

@@ -50,11 +50,15 @@ class PairwiseRecommender(SequenceRecommender):
     ) -> None:
         super().__init__(items, user, fusion, scorer, combine)
         self.retrieval = retrieval
+        self.top_n, self.n_items = top_n, n_items
         self.uses_ratings = scorer.config.loss == "mse"
         self.narrows_candidates = retrieval is not None
-        # Two-stage click models rank by retrieval logit + re-ranker logit (product of experts).
-        self.residual = retrieval is not None and not self.uses_ratings
-        self.top_n, self.n_items = top_n, n_items
+
+    @property
+    def residual(self) -> bool:
+        """Two-stage click models rank by retrieval logit + re-ranker logit (a product of
+        experts); rating models rank by the predicted rating alone."""
+        return self.retrieval is not None and not self.uses_ratings
 
     def loss(
         self,
@@ -116,8 +120,8 @@ class PairwiseRecommender(SequenceRecommender):
         return self.retrieval.logits(self.fusion.user_state(states, valid), table)
 
     def attend(
-        self, history: torch.Tensor, candidates: torch.Tensor, ratings: torch.Tensor | None,
-        table: torch.Tensor | None = None,
+        self, history: torch.Tensor, candidates: torch.Tensor,
+        ratings: torch.Tensor | None = None, table: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Pairwise scores (B, C) and attention weights (B, C, L) of ``candidates`` (B, C)."""
         table = self.item_table() if table is None else table
@@ -154,22 +158,19 @@ class PairwiseRecommender(SequenceRecommender):
             first = self._first_stage(states, valid, table)
             first = (first.masked_fill(blocked, -torch.inf) if blocked is not None
                      else first.scatter(1, history, -torch.inf))
-            top = first.topk(min(self.top_n, self.n_items), dim=1)
-            chunks = [top.indices]
-            unusable = top.values.isneginf()
+            chunks = [first.topk(min(self.top_n, self.n_items), dim=1).indices]
         else:
             every = torch.arange(1, self.n_items + 1, device=history.device)
             chunks = list(every.expand(batch, -1).split(CANDIDATE_CHUNK, dim=1))
-            unusable = None
         use_ratings = ratings if self.uses_ratings else None
         for chunk in chunks:
             fused, _ = self.fusion.attend(states, valid, table[chunk][:, None], None, use_ratings)
             second = self.scorer.pair_logits(fused)[:, 0]
-            if self.residual:
-                second = second + first.gather(1, chunk)
+            if self.retrieval is not None:  # a blocked item the top-N had to take stays out
+                base = first.gather(1, chunk)
+                second = second + base if self.residual else second.masked_fill(
+                    base.isneginf(), -torch.inf)
             out.scatter_(1, chunk, second)
-        if unusable is not None:
-            out.scatter_(1, chunks[0], out.gather(1, chunks[0]).masked_fill(unusable, -torch.inf))
         out[:, 0] = -torch.inf
         return out
 

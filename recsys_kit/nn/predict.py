@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from recsys_kit.nn.batches import left_pad
+from recsys_kit.nn.batches import left_pad, padded, ratings_input
 from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.predictions import PairPredictions
 
@@ -33,16 +33,11 @@ def predict_pairs(
     parts: list[tuple[np.ndarray, ...]] = []
     for start in range(0, len(users), batch_size):
         batch = users[start:start + batch_size]
-        history = to_device(torch.from_numpy(left_pad([histories[u] for u in batch], max_len)),
-                            device)
+        history = padded([histories[u] for u in batch], max_len, device)
         wanted = left_pad([targets[u] for u in batch], max(len(targets[u]) for u in batch))
-        extra = {}
-        if ratings is not None:
-            rated = left_pad([ratings[u] for u in batch], max_len, np.float32)
-            extra["ratings"] = to_device(torch.from_numpy(rated), device)
         with autocast(device, precision):
             scores = score(history, to_device(torch.from_numpy(wanted), device),
-                           **extra).float().cpu().numpy()
+                           **ratings_input(ratings, batch, max_len, device)).float().cpu().numpy()
         real = wanted != 0
         rows = np.repeat(batch, real.sum(1))
         actual = np.concatenate([target_ratings[u] for u in batch]).astype(np.float64)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 import torch
 
-from recsys_kit.nn.batches import left_pad
-from recsys_kit.nn.precision import autocast, to_device
+from recsys_kit.nn.batches import padded, ratings_input
+from recsys_kit.nn.precision import autocast
 from recsys_kit.ranking import NO_ITEM, Ranking
 
 
@@ -38,24 +39,22 @@ def rank(
     top_items, top_scores = [], []
     # A model that narrows the catalogue itself (two-stage) must know what is excluded first.
     narrows = getattr(model, "narrows_candidates", False)
+    # Tokens no user may get, built once per ranking, on the device.
+    never = cache(lambda n_tokens: never_ranked(n_tokens, candidates, device))
     with autocast(device, precision):
         score = model.batch_scorer()
     for start in range(0, len(users), batch_size):
         batch = users[start:start + batch_size]
         seqs = [histories[u] for u in batch]
-        history = to_device(torch.from_numpy(left_pad(seqs, max_len)), device)
-        extra = {}
-        if ratings is not None:
-            rated = left_pad([ratings[u] for u in batch], max_len, np.float32)
-            extra["ratings"] = to_device(torch.from_numpy(rated), device)
+        history = padded(seqs, max_len, device)
+        extra = ratings_input(ratings, batch, max_len, device)
         if narrows:
-            extra["blocked"] = blocked_tokens(seqs, model.n_items + 2, candidates, mask_seen,
-                                              device)
+            extra["blocked"] = blocked_tokens(seqs, never(model.n_items + 2), mask_seen)
         with autocast(device, precision):
             scores = score(history, **extra).float()
         blocked = extra.get("blocked")
         if blocked is None:
-            blocked = blocked_tokens(seqs, scores.shape[1], candidates, mask_seen, device)
+            blocked = blocked_tokens(seqs, never(scores.shape[1]), mask_seen)
         # Only real items (tokens 1..n) are candidates: never padding or the mask token.
         scores = scores.masked_fill(blocked, float("-inf"))[:, 1:-1]
         k = min(k, scores.shape[1])
@@ -72,18 +71,25 @@ def rank(
 
 
 
-def blocked_tokens(
-    seqs: Sequence[np.ndarray], n_tokens: int, candidates: np.ndarray | None, mask_seen: bool,
-    device: torch.device,
-) -> torch.Tensor:
-    """(B, n_tokens) True where a token may not be recommended: padding, the mask token,
-    non-candidates and (``mask_seen``) every item in the user's whole history."""
-    blocked = torch.zeros(len(seqs), n_tokens, dtype=torch.bool)
-    blocked[:, 0] = blocked[:, -1] = True
+def never_ranked(n_tokens: int, candidates: np.ndarray | None,
+                 device: torch.device) -> torch.Tensor:
+    """(n_tokens,) True for tokens no user may get: padding, the mask token, non-candidates."""
+    never = torch.zeros(n_tokens, dtype=torch.bool)
+    never[0] = never[-1] = True
     if candidates is not None:
-        blocked |= ~torch.from_numpy(candidates[:n_tokens])
+        never |= ~torch.from_numpy(candidates[:n_tokens])
+    return never.to(device)
+
+
+def blocked_tokens(
+    seqs: Sequence[np.ndarray], never: torch.Tensor, mask_seen: bool
+) -> torch.Tensor:
+    """(B, n_tokens) True where a token may not be recommended: ``never`` for everyone, and
+    (``mask_seen``) every item in the user's whole history."""
+    blocked = never.expand(len(seqs), -1).clone()
     if mask_seen and len(seqs):
         lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-        rows = torch.from_numpy(np.repeat(np.arange(len(seqs)), lens))
-        blocked[rows, torch.from_numpy(np.concatenate(seqs).astype(np.int64))] = True
-    return blocked.to(device)
+        rows = torch.from_numpy(np.repeat(np.arange(len(seqs)), lens)).to(never.device)
+        cols = torch.from_numpy(np.concatenate(seqs).astype(np.int64)).to(never.device)
+        blocked[rows, cols] = True
+    return blocked

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from recsys_kit.data import SequenceData
-from recsys_kit.nn.batches import left_pad
+from recsys_kit.nn.batches import left_pad, ratings_input
 from recsys_kit.nn.pairwise import PairwiseRecommender
 from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.ranking import NO_ITEM
@@ -38,14 +38,11 @@ def write_explanations(
     for start in range(0, len(top), settings.eval_batch_size):
         rows = np.arange(start, min(start + settings.eval_batch_size, len(top)))
         history = left_pad([histories[u] for u in rows], max_len)
-        extra = None
-        if ratings is not None:
-            extra = to_device(torch.from_numpy(
-                left_pad([ratings[u] for u in rows], max_len, np.float32)), ctx.device)
         candidates = to_device(torch.from_numpy(np.ascontiguousarray(top[rows])), ctx.device)
         with autocast(ctx.device, settings.precision):
             _, weights = model.attend(to_device(torch.from_numpy(history), ctx.device),
-                                      candidates, extra, table)
+                                      candidates, table=table,
+                                      **ratings_input(ratings, rows, max_len, ctx.device))
         n = min(keep, max_len)
         values, positions = weights.float().topk(n, dim=-1)  # (B, K, n)
         values, positions = values.cpu().numpy(), positions.cpu().numpy()

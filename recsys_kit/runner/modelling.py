@@ -41,7 +41,10 @@ class ModelResult:
     best_epoch: int | None = None
 
 
-def build_model(ctx: RunContext, data: SequenceData) -> tuple[torch.nn.Module, int]:
+Model = SequenceRecommender | DirectRecommender
+
+
+def build_model(ctx: RunContext, data: SequenceData) -> tuple[Model, int]:
     """Build user encoder, item encoders, fusion and scorer; return the model and max_len."""
     loaded = ctx.loaded
     user = loaded.stage("model.encoders.user")
@@ -130,7 +133,7 @@ def fit_and_evaluate(
     if raters and data.ratings is None:
         raise RecsysKitError("The rating evaluator needs ratings and the data has none. Map a "
                              "rating column in data.ingest.params, or use the ranking evaluator.")
-    uses_ratings = getattr(model, "uses_ratings", False)
+    uses_ratings = model.uses_ratings
 
     # Validation runs every epoch: slice the per-user histories and targets only once.
     histories, held_out = cache(data.sequences), cache(data.targets)
@@ -228,12 +231,12 @@ def fit_and_evaluate(
 
 
 def _recommended(
-    model: torch.nn.Module, test: Ranking, top_k: int, threshold: float | None
+    model: Model, test: Ranking, top_k: int, threshold: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-K tokens and their interest values; NO_ITEM and -inf where below the threshold."""
     top = test.items[:, :top_k]
     scores = torch.from_numpy(np.ascontiguousarray(test.scores[:, :top_k]))
-    interest = model.interest(scores).numpy() if hasattr(model, "interest") else scores.numpy()
+    interest = model.interest(scores).numpy()
     interest = np.where(np.isneginf(scores.numpy()), -np.inf, interest)
     if threshold is not None:
         interest = np.where(interest > threshold, interest, -np.inf)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Input
 
 from recsys_kit.tui.app import RecsysApp
 from recsys_kit.tui.queries import Reader
+from tests.tui.helpers import drive
 
 SIZE = (80, 24)
 
@@ -55,24 +55,6 @@ def shots(pick: dict[str, str]) -> dict[str, Sequence[str]]:
     return out
 
 
-async def _drive(pilot: Pilot, keys: Sequence[str]) -> None:
-    await pilot.pause()
-    for key in keys:
-        if key.startswith("@run:"):
-            table = pilot.app.screen.query_one("#runs")
-            table.move_cursor(row=table.get_row_index(key[5:]))
-        elif key.startswith("="):
-            focused = pilot.app.focused
-            assert isinstance(focused, Input)
-            focused.value = key[1:]
-        else:
-            await pilot.press(key)
-        await pilot.app.workers.wait_for_complete()  # SQL queries run in a thread
-        await pilot.pause()
-    for box in pilot.app.screen.query(Input):
-        box.cursor_blink = False
-
-
 def save_all(results: Path, out_dir: Path) -> list[Path]:
     """Write ``tui-<screen>.svg`` for every screen into ``out_dir``."""
     return _save(results, out_dir, shots(_pick(results)))
@@ -97,7 +79,7 @@ def _save(results: Path, out_dir: Path, screens: dict[str, Sequence[str]],
         app = RecsysApp(results, refresh_s=3600, **options)
 
         async def auto(pilot: Pilot, keys: Sequence[str] = keys, name: str = name) -> None:
-            await _drive(pilot, keys)
+            await drive(pilot, keys)
             pilot.app.save_screenshot(f"tui-{name}.svg", str(out_dir))
             pilot.app.exit()
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
 
@@ -48,3 +48,24 @@ async def until(pilot: Pilot[object], condition: Callable[[], bool], seconds: fl
 def rendered(widget: Widget) -> str:
     """The lines a widget shows on screen, as plain text."""
     return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+async def drive(pilot: Pilot, keys: Sequence[str]) -> None:
+    """Press ``keys`` in turn, waiting for workers (SQL runs in a thread) after each; then
+    stop input cursors blinking. ``@run:ID`` moves the runs cursor to a run and ``=text``
+    types ``text`` into the focused input at once."""
+    await pilot.pause()
+    for key in keys:
+        if key.startswith("@run:"):
+            table = pilot.app.screen.query_one("#runs", DataTable)
+            table.move_cursor(row=table.get_row_index(key[5:]))
+        elif key.startswith("="):
+            focused = pilot.app.focused
+            assert isinstance(focused, Input)
+            focused.value = key[1:]
+        else:
+            await pilot.press(key)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+    for box in pilot.app.screen.query(Input):
+        box.cursor_blink = False
