@@ -55,8 +55,8 @@ def minilm_figures(out_dir: Path) -> dict[str, object]:
     from rich.console import Console
 
     from recsys_kit.builtin.encoders import TextEmbeddingConfig
+    from recsys_kit.nn.encoders.text_embedding import frozen_embeddings
     from recsys_kit.nn.model import ModelShape
-    from recsys_kit.nn.text_embedding import frozen_embeddings
     from recsys_kit.plugins import make_plugins
     from recsys_kit.recipe import load_recipe
     from recsys_kit.runner.context import resolve_device

@@ -14,7 +14,7 @@ from recsys_kit.columns import TEST, TRAIN, VALID
 from recsys_kit.data import SequenceData
 from recsys_kit.errors import DataError
 from recsys_kit.nn.batches import append_mask, mask_items, training_rows
-from recsys_kit.nn.mean_rating import MeanRating
+from recsys_kit.nn.encoders.mean_rating import MeanRating
 from recsys_kit.nn.model import ModelShape
 from recsys_kit.predictions import PairPredictions
 from recsys_kit.runner.modelling import cold_items
@@ -114,8 +114,8 @@ def test_cold_split_without_testable_users_is_a_clear_error() -> None:
 
 
 def test_ranking_restricted_to_candidates_returns_only_them() -> None:
-    from recsys_kit.nn.popularity import Popularity
-    from recsys_kit.nn.rank import rank
+    from recsys_kit.nn.encoders.popularity import Popularity
+    from recsys_kit.nn.ranking.rank import rank
 
     data = SequenceData(
         user_ids=np.array(["a", "b"]), item_ids=np.array(["w", "x", "y", "z"]),

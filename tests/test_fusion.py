@@ -11,13 +11,13 @@ import torch
 from recsys_kit.builtin.fusion import TargetAttentionConfig
 from recsys_kit.builtin.scorers import MlpConfig
 from recsys_kit.errors import RecsysKitError
-from recsys_kit.nn.dot import Dot
-from recsys_kit.nn.embeddings import IdEmbedding
-from recsys_kit.nn.mlp import MlpScorer
+from recsys_kit.nn.encoders.embeddings import IdEmbedding
+from recsys_kit.nn.encoders.sasrec import build_sasrec
+from recsys_kit.nn.fusion.pairwise import PairwiseRecommender
+from recsys_kit.nn.fusion.target_attention import TargetAttention
+from recsys_kit.nn.heads.dot import Dot
+from recsys_kit.nn.heads.mlp import MlpScorer
 from recsys_kit.nn.model import ModelShape
-from recsys_kit.nn.pairwise import PairwiseRecommender
-from recsys_kit.nn.sasrec import build_sasrec
-from recsys_kit.nn.target_attention import TargetAttention
 from recsys_kit.testing import tiny
 
 DIM = 8
@@ -110,7 +110,7 @@ def test_two_stage_scores_only_the_retrieved_unseen_candidates() -> None:
 
 
 def test_two_stage_candidates_skip_every_seen_item_not_only_the_window() -> None:
-    from recsys_kit.nn.rank import rank
+    from recsys_kit.nn.ranking.rank import rank
 
     model = pairwise()
     history = np.arange(1, 21)  # 20 seen items, the model reads the last 6

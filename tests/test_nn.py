@@ -10,14 +10,14 @@ import torch.nn.functional as F
 from recsys_kit.builtin.encoders import IdEmbeddingConfig, TransformerConfig
 from recsys_kit.builtin.scorers import DotConfig
 from recsys_kit.nn.batches import left_pad, next_item_pairs
-from recsys_kit.nn.dot import Dot
-from recsys_kit.nn.embeddings import IdEmbedding
-from recsys_kit.nn.fusions import LastPosition
-from recsys_kit.nn.losses import dot_cross_entropy
+from recsys_kit.nn.encoders.embeddings import IdEmbedding
+from recsys_kit.nn.encoders.popularity import Popularity
+from recsys_kit.nn.encoders.sasrec import build_sasrec
+from recsys_kit.nn.fusion.last_position import LastPosition
+from recsys_kit.nn.heads.dot import Dot
+from recsys_kit.nn.heads.losses import dot_cross_entropy
 from recsys_kit.nn.model import ModelShape, SequenceRecommender
-from recsys_kit.nn.popularity import Popularity
-from recsys_kit.nn.rank import rank
-from recsys_kit.nn.sasrec import build_sasrec
+from recsys_kit.nn.ranking.rank import rank
 
 N_ITEMS = 30
 

@@ -11,10 +11,10 @@ import torch
 from recsys_kit.builtin.encoders import TextEmbeddingConfig
 from recsys_kit.builtin.tokenize import HfTextConfig
 from recsys_kit.errors import DataError, RecsysKitError
-from recsys_kit.nn.adaptors import MoEAdaptor
+from recsys_kit.nn.encoders.adaptors import MoEAdaptor
+from recsys_kit.nn.encoders.text_embedding import TextEmbedding, pool
 from recsys_kit.nn.model import ModelShape
-from recsys_kit.nn.text_embedding import TextEmbedding, pool
-from recsys_kit.nn.train import parameter_groups
+from recsys_kit.nn.training.trainer import parameter_groups
 from recsys_kit.testing import tiny
 from recsys_kit.text.pretrained import PretrainedModel, resolve_model
 from recsys_kit.text.tokenizer import HfText, render_texts, template_fields

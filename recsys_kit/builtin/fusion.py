@@ -23,9 +23,9 @@ def register_stages() -> list:
     """The built-in fusion stages."""
     return [
         StageSpec(Family.FUSION, "last_position", NoParams,
-                  "recsys_kit.nn.fusions:build_last_position",
+                  "recsys_kit.nn.fusion.last_position:build_last_position",
                   "The state at the most recent history position."),
         StageSpec(Family.FUSION, "target_attention", TargetAttentionConfig,
-                  "recsys_kit.nn.target_attention:build_target_attention",
+                  "recsys_kit.nn.fusion.target_attention:build_target_attention",
                   "Candidate item attends over the encoded history (DIN); weights explain."),
     ]

@@ -45,8 +45,8 @@ class MlpConfig(StageConfig):
 def register_stages() -> list[StageSpec]:
     """The built-in scorers."""
     return [
-        StageSpec(Family.SCORER, "dot", DotConfig, "recsys_kit.nn.dot:build_dot",
+        StageSpec(Family.SCORER, "dot", DotConfig, "recsys_kit.nn.heads.dot:build_dot",
                   "Dot product of user state and item vector; CE, sampled softmax or BCE."),
-        StageSpec(Family.SCORER, "mlp", MlpConfig, "recsys_kit.nn.mlp:build_mlp",
+        StageSpec(Family.SCORER, "mlp", MlpConfig, "recsys_kit.nn.heads.mlp:build_mlp",
                   "MLP over a pairwise fusion: σ(W·P); BCE for clicks, MSE for ratings."),
     ]

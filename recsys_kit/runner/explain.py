@@ -9,7 +9,7 @@ import torch
 
 from recsys_kit.data import SequenceData
 from recsys_kit.nn.batches import left_pad, ratings_input
-from recsys_kit.nn.pairwise import PairwiseRecommender
+from recsys_kit.nn.fusion.pairwise import PairwiseRecommender
 from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.ranking import NO_ITEM
 from recsys_kit.runner.context import RunContext

@@ -16,12 +16,12 @@ from recsys_kit.columns import SPLIT_NAMES, TEST, TRAIN, VALID
 from recsys_kit.data import SequenceData
 from recsys_kit.errors import RecsysKitError
 from recsys_kit.nn.batches import training_rows
-from recsys_kit.nn.combine import ItemCombiner
+from recsys_kit.nn.encoders.combine import ItemCombiner
+from recsys_kit.nn.fusion.pairwise import PairwiseRecommender
 from recsys_kit.nn.model import DirectRecommender, ModelShape, SequenceRecommender
-from recsys_kit.nn.pairwise import PairwiseRecommender
-from recsys_kit.nn.predict import predict_pairs
-from recsys_kit.nn.rank import rank
-from recsys_kit.nn.train import Trainer
+from recsys_kit.nn.ranking.predict import predict_pairs
+from recsys_kit.nn.ranking.rank import rank
+from recsys_kit.nn.training.trainer import Trainer
 from recsys_kit.ranking import NO_ITEM, Ranking
 from recsys_kit.runner.context import RunContext
 from recsys_kit.runner.explain import write_explanations

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from recsys_kit.nn.fusion.target_attention import TargetAttention
 from recsys_kit.nn.model import ItemEncoder, Scorer, SequenceRecommender, UserEncoder
-from recsys_kit.nn.target_attention import TargetAttention
 
 #: Candidates attended at once when target attention scores the whole catalogue.
 CANDIDATE_CHUNK = 512

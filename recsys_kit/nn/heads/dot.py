@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from recsys_kit.builtin.scorers import DotConfig
-from recsys_kit.nn.losses import dot_cross_entropy
+from recsys_kit.nn.heads.losses import dot_cross_entropy
 from recsys_kit.nn.model import ModelShape, Scorer
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from recsys_kit.builtin.encoders import TextEmbeddingConfig
 from recsys_kit.errors import RecsysKitError
-from recsys_kit.nn.adaptors import build_adaptor
+from recsys_kit.nn.encoders.adaptors import build_adaptor
 from recsys_kit.nn.model import ItemEncoder, ModelShape
 from recsys_kit.nn.precision import autocast
 from recsys_kit.text.pretrained import PretrainedModel, resolve_model

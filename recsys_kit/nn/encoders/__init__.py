@@ -1,0 +1,1 @@
+"""Encoders: user behaviour (SASRec, BERT4Rec, baselines) and items (ids, text, categories)."""

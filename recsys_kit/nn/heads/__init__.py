@@ -1,0 +1,1 @@
+"""Heads: scorers that compare fused vectors with items, and their training losses."""

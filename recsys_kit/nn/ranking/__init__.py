@@ -1,0 +1,1 @@
+"""Ranking: full-catalogue top-K per user, and predicted scores of held-out pairs."""

@@ -1,0 +1,1 @@
+"""Training: the loop (AdamW, validation, early stopping, checkpoints)."""
