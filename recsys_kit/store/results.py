@@ -17,7 +17,7 @@ from recsys_kit.store.connection import open_db, transaction
 RESULTS_FILE = "results.duckdb"
 
 #: Forward-only migrations: version -> SQL file in this package. Never edit a released one.
-MIGRATIONS: dict[int, str] = {1: "schema_v1.sql"}
+MIGRATIONS: dict[int, str] = {1: "schema_v1.sql", 2: "schema_v2.sql"}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -155,8 +155,8 @@ class ResultStore:
         """Store attention weights over history items (columns as in the table)."""
         expl = {"run_id": np.full(len(rows["user_id"]), run_id, dtype=object), **rows}  # noqa: F841
         with transaction(self.path) as con:
-            con.execute("INSERT INTO explanations SELECT run_id, user_id, rank, history_item_id, "
-                        "weight FROM expl")
+            con.execute("INSERT INTO explanations BY NAME SELECT run_id, user_id, rank, "
+                        "history_item_id, weight FROM expl")
 
     def add_artifact(self, run_id: str, name: str, kind: str, path: Path) -> None:
         """Record a file the run wrote."""

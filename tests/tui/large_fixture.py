@@ -29,7 +29,9 @@ def build_large(path: Path, runs: int = 100, users: int = 1000, k: int = 10,
                        CASE p WHEN {history - 1} THEN 'test' WHEN {history - 2} THEN 'valid'
                               ELSE 'train' END
                 FROM range(1, {users} + 1) a(u), range({history}) b(p);
-            INSERT INTO runs
+            INSERT INTO runs (run_id, name, status, parent_run_id, data_key, recipe,
+                    recipe_source, versions, device, seed, monitor, best_epoch, started_at,
+                    ended_at, duration_s, error)
                 SELECT printf('20260101-%06d-run-%04d', r, r), 'run-' || r, 'completed', NULL,
                        '{DATA_KEY}', '{{"name": "run"}}', NULL, '{{}}', 'cpu', r, 'ndcg@10',
                        {epochs}, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL (r) MINUTE,

@@ -88,7 +88,9 @@ def _run(con: duckdb.DuckDBPyConnection, rng: random.Random, seqs: dict[str, lis
     encoder = "sasrec" if encoder == "sasrec-big" else encoder
     end = None if dur is None else start + timedelta(seconds=dur)
     con.execute(
-        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, 'recipes/quickstart.yaml', ?, 'cpu', 7, "
+        "INSERT INTO runs (run_id, name, status, parent_run_id, data_key, recipe, recipe_source, "
+        "versions, device, seed, monitor, best_epoch, started_at, ended_at, duration_s, error) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'recipes/quickstart.yaml', ?, 'cpu', 7, "
         "'ndcg@10', ?, ?, ?, ?, ?)",
         [run_id, name, status, parent, DATA_KEY, json.dumps(_recipe(name, encoder)),
          json.dumps({"python": "3.11.7", "recsys-kit": "0.1.0", "torch": "2.13.0"}), best,
@@ -137,7 +139,8 @@ def _run(con: duckdb.DuckDBPyConnection, rng: random.Random, seqs: dict[str, lis
             for rank in range(1, TOP_K + 1):
                 picks = history[-3:]
                 weights = [0.55, 0.3, 0.15][:len(picks)]
-                con.executemany("INSERT INTO explanations VALUES (?, ?, ?, ?, ?)", [
+                con.executemany("INSERT INTO explanations (run_id, user_id, rank, "
+                                "history_item_id, weight) VALUES (?, ?, ?, ?, ?)", [
                     (run_id, user, rank, item, w) for item, w in zip(picks, weights, strict=True)])
     for art, kind, size in (("best", "checkpoint", 1_482_112),
                             ("per_user_test_metrics", "parquet", 3_364)):
