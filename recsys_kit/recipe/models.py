@@ -10,9 +10,9 @@ from recsys_kit.stages import Family
 
 
 class Strict(BaseModel):
-    """Base of every recipe section: unknown keys are errors."""
+    """Base of every recipe section: unknown keys are errors; numbers must be finite."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class StageRef(Strict):

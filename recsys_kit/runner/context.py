@@ -75,7 +75,10 @@ def seed_everything(seed: int) -> None:
 
 @dataclass
 class RunContext:
-    """Given to lifecycle hooks and model stages: the run's id, recipe, device and paths."""
+    """Given to lifecycle hooks and model stages: the run's id, recipe, device and paths.
+
+    ``attempt`` counts the run's starts: 1 for a new run, 2 or more when it resumes.
+    """
 
     run_id: str
     loaded: LoadedRecipe
@@ -83,6 +86,7 @@ class RunContext:
     out_dir: Path
     plugins: Plugins
     console: Console
+    attempt: int = 1
 
     @property
     def recipe(self) -> dict[str, Any]:
