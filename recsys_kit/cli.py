@@ -1,4 +1,5 @@
-"""The `recsys-kit` command: run, validate, plugins, schema, sql, tui."""
+"""The `recsys-kit` command: run, validate, plugins, schema, sql, tui, recommend, serve,
+feedback."""
 
 from __future__ import annotations
 
@@ -231,6 +232,68 @@ def tui(
     from recsys_kit.tui import run_tui
 
     run_tui(results)
+
+
+ResultsOption = Annotated[Path, typer.Option(help="Results file holding the run.")]
+RunArgument = Annotated[str, typer.Argument(
+    help="Run id, `latest` (newest completed run), or a run's artifacts folder.")]
+
+
+@app.command()
+def recommend(
+    run_id: RunArgument,
+    user: Annotated[str | None, typer.Option(help="A user the run knows.")] = None,
+    history: Annotated[str | None, typer.Option(
+        help="Item ids, oldest first, comma-separated: a new user, or fresh items of --user.")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="How many items.")] = 10,
+    explain: Annotated[bool, typer.Option(help="Show the history items behind each one.")
+                       ] = False,
+    format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    new_items: Annotated[Path | None, typer.Option(
+        help="CSV or JSON lines of items the run was not trained on: item_id plus side "
+        "columns (title, ...), embedded from their text by runs with a text encoder.")] = None,
+    ignore_unknown: Annotated[bool, typer.Option(
+        help="Leave out history items the run does not know instead of stopping.")] = False,
+    results: ResultsOption = Path("runs/results.duckdb"),
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+) -> None:
+    """Recommend from a trained run for a known user or a fresh history (no retraining)."""
+    from recsys_kit.serving.commands import recommend_command
+
+    recommend_command(run_id, results, user=user, history=history, k=k, explain=explain,
+                      fmt=format, new_items=new_items, ignore_unknown=ignore_unknown,
+                      device=device, out=out, err=err)
+
+
+@app.command()
+def serve(
+    run_id: RunArgument,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 8000,
+    results: ResultsOption = Path("runs/results.duckdb"),
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+) -> None:
+    """Serve a run over HTTP: POST /recommend, POST /feedback, GET /health, /docs.
+
+    Needs the `serve` extra. Feedback lands in the run's results file (table `feedback`).
+    """
+    from recsys_kit.serving.server import serve_run
+
+    serve_run(run_id, results, host, port, device, err)
+
+
+@app.command()
+def feedback(
+    run_id: Annotated[str, typer.Argument(help="The run the feedback answers.")],
+    file: Annotated[Path, typer.Argument(
+        help="CSV (header: user_id, item_id, kind[, ts, value, event_id]) or JSON lines.")],
+    results: ResultsOption = Path("runs/results.duckdb"),
+) -> None:
+    """Store feedback events (click, purchase, skip, rating) on a run's recommendations."""
+    from recsys_kit.serving.commands import feedback_command
+
+    feedback_command(run_id, file, results, out, err)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from recsys_kit.serving.feedback_source import FeedbackSource
 from recsys_kit.stages import Family
 
 
@@ -46,6 +47,10 @@ class DataSection(Strict):
         default_factory=lambda: [StageRef(plugin="item_ids")],
         json_schema_extra=_family(Family.TOKENIZE),
         description="Tokenizers, applied in order; `item_ids` builds the item vocabulary.",
+    )
+    feedback: FeedbackSource | None = Field(
+        None, description="Feedback events (from `recsys-kit serve` or `recsys-kit feedback`) "
+        "appended to the interactions after ingest, so that a retrain learns from them.",
     )
 
 

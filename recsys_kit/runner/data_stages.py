@@ -17,6 +17,7 @@ from rich.console import Console
 from recsys_kit.data import SequenceData
 from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
 from recsys_kit.runner.context import DataContext
+from recsys_kit.serving.feedback_ingest import FeedbackSnapshot, append_feedback, feedback_snapshot
 
 #: Bump when the cached format or the data stages' meaning changes.
 CACHE_FORMAT = 3
@@ -43,8 +44,10 @@ def _fingerprint(path: Path) -> dict[str, object]:
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def data_key(loaded: LoadedRecipe, ingest: object) -> str:
-    """Hash of the data stages' names and params and their input files' identity."""
+def data_key(loaded: LoadedRecipe, ingest: object,
+             feedback: FeedbackSnapshot | None = None) -> str:
+    """Hash of the data stages' names and params, their input files' identity, and the
+    feedback events the recipe takes (``data.feedback``)."""
     stages = [loaded.stage("data.ingest"), loaded.stage("data.split"),
               *loaded.stage_list("data.tokenize")]
     inputs = [*getattr(ingest, "inputs", lambda: [])(),
@@ -56,6 +59,7 @@ def data_key(loaded: LoadedRecipe, ingest: object) -> str:
             "stages": [[s.spec.family.value, s.spec.name, s.spec.version,
                         s.config.model_dump(mode="json")] for s in stages],
             "inputs": [_fingerprint(Path(p)) for p in inputs],
+            **({"feedback": feedback.fingerprint} if feedback is not None else {}),
         },
         sort_keys=True,
     )
@@ -67,7 +71,8 @@ def prepare_data(
 ) -> PreparedData:
     """Run the data stages, or load their cached result."""
     ingest = loaded.stage("data.ingest").build()
-    key = data_key(loaded, ingest)
+    feedback = feedback_snapshot(loaded.recipe.data.feedback, loaded.recipe.output.dir)
+    key = data_key(loaded, ingest, feedback)
     path = cache_dir / f"data-{key}.npz"
     skipped = cache_dir / f"data-{key}-skipped-rows.csv"
     if path.exists():
@@ -82,6 +87,8 @@ def prepare_data(
     ctx = DataContext(con=duckdb.connect(), seed=loaded.recipe.seed, console=console)
     try:
         _timed(stage_hook, loaded.stage("data.ingest"), lambda: ingest.run(ctx))
+        if feedback is not None:
+            append_feedback(ctx, feedback)
         _timed(stage_hook, loaded.stage("data.split"),
                lambda: loaded.stage("data.split").build().run(ctx))
         data: SequenceData | None = None

@@ -34,6 +34,7 @@ from recsys_kit.runner.context import RunContext, resolve_device, seed_everythin
 from recsys_kit.runner.data_stages import PreparedData, prepare_data
 from recsys_kit.runner.heartbeat import Heartbeat
 from recsys_kit.runner.modelling import ModelResult, fit_and_evaluate
+from recsys_kit.serving.bundle import save_bundle
 from recsys_kit.store import ResultStore
 from recsys_kit.store.liveness import this_host
 
@@ -219,6 +220,7 @@ class Runner:
                 self._store_dataset(store, prepared)
             outcome.prepared = prepared
             store.set_data_key(run_id, prepared.key)
+            save_bundle(ctx, store, prepared.data)  # the run can be served once it ends
             if prepared.skipped_rows is not None:
                 store.add_artifact(run_id, "skipped_rows", "csv", prepared.skipped_rows)
             fit_and_evaluate(ctx, prepared.data, store, self._stage_hook(ctx), result)

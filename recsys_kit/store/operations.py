@@ -150,8 +150,29 @@ def write_dataset(con: Connection, *, data_key: str, user_ids: np.ndarray,
     con.execute("INSERT INTO items SELECT * FROM cat")
 
 
+def add_feedback(con: Connection, *, run_id: str, events: Mapping[str, np.ndarray],
+                 source: str, at: datetime) -> None:
+    """Feedback events on a run's recommendations; an ``event_id`` already stored is skipped
+    (so a retried request or a replayed write stores each event once).
+
+    ``events`` holds ``event_id``, ``user_id``, ``item_id``, ``kind`` (strings), ``value``
+    (float, NaN for none) and ``ts`` (datetime64) arrays of equal length.
+    """
+    ids = np.asarray(events["event_id"]).astype(str)
+    _, first = np.unique(ids, return_index=True)
+    keep = np.sort(first)  # an id twice in one call: its first event counts
+    fb = {name: np.asarray(events[name]).astype(object)[keep]
+          for name in ("event_id", "user_id", "item_id", "kind")}
+    fb["value"] = np.asarray(events["value"], dtype=np.float64)[keep]
+    fb["ts"] = np.asarray(events["ts"]).astype("datetime64[us]")[keep]
+    con.execute(
+        "INSERT INTO feedback BY NAME SELECT event_id, ? AS run_id, user_id, item_id, kind, "
+        "CASE WHEN isnan(value) THEN NULL ELSE value END AS value, ts, ?::TIMESTAMP AS "
+        "received_at, ? AS source FROM fb ON CONFLICT DO NOTHING", [run_id, at, source])
+
+
 OPERATIONS: dict[str, Callable[..., None]] = {
     fn.__name__: fn for fn in (start_run, restart_run, set_data_key, finish_run, log_metrics,
                                write_recommendations, write_explanations, add_artifact,
-                               write_dataset)
+                               write_dataset, add_feedback)
 }

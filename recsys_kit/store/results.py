@@ -109,16 +109,17 @@ class ResultStore:
             self.journal.remove(call)
         return len(calls)
 
-    def _write(self, operation: str, **kwargs: Any) -> None:
+    def _write(self, operation: str, **kwargs: Any) -> bool:
         """Apply one operation in its own transaction, or keep it aside when the file stays
-        locked (and while earlier writes are still kept aside, so that order holds)."""
+        locked (and while earlier writes are still kept aside, so that order holds); return
+        True when it was committed, False when it was kept aside."""
         kwargs.setdefault("at", now())
         try:
             self.merge_pending()
             if not self.journal.entries():
                 with transaction(self.path, self.write_wait_s) as con:
                     operations.OPERATIONS[operation](con, **kwargs)
-                return
+                return True
         except StoreLocked:
             pass
         self.journal.add(operation, kwargs)
@@ -128,6 +129,7 @@ class ResultStore:
                 f"another program holds {self.path} open (a notebook, a DuckDB shell?); this "
                 f"run's results are kept in {self.journal.folder} and merged into the file the "
                 "next time recsys-kit opens it. Close the other connection.")
+        return False
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -218,6 +220,12 @@ class ResultStore:
         """Store a dataset's sequences and item titles once per data key."""
         self._write("write_dataset", data_key=data_key, user_ids=user_ids, positions=positions,
                     item_ids=item_ids, splits=splits, catalogue=dict(catalogue))
+
+    def add_feedback(self, run_id: str, events: Mapping[str, Any], source: str) -> bool:
+        """Store feedback events on ``run_id`` (columns as in ``operations.add_feedback``);
+        return True when committed, False when kept aside in the journal (durable either way).
+        An event whose ``event_id`` is already stored is skipped."""
+        return self._write("add_feedback", run_id=run_id, events=dict(events), source=source)
 
     # -- reading ----------------------------------------------------------------------------
 

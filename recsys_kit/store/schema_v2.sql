@@ -11,3 +11,19 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS attempts INTEGER DEFAULT 1;
 
 -- Explanations from more than one method (target-attention weights, occlusion, ...).
 ALTER TABLE explanations ADD COLUMN IF NOT EXISTS method VARCHAR DEFAULT 'attention';
+
+-- Serving: feedback on a served run's recommendations (click, purchase, skip, rating), sent
+-- to `POST /feedback` or `recsys-kit feedback`. `event_id` makes storing an event idempotent
+-- (a retried request or a replayed journal entry stores it once). A recipe can append these
+-- events to its interactions (`data.feedback`) so that a retrain learns from them.
+CREATE TABLE IF NOT EXISTS feedback (
+    event_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    user_id VARCHAR NOT NULL,
+    item_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    value DOUBLE,
+    ts TIMESTAMP NOT NULL,
+    received_at TIMESTAMP NOT NULL,
+    source VARCHAR NOT NULL
+);

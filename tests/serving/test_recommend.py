@@ -1,0 +1,174 @@
+"""Recommending from a loaded run: the same top-K the run stored, known users, fresh
+histories, explanations, new items from their text, and clear refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import recsys_kit
+from recsys_kit.errors import RecsysKitError
+from recsys_kit.serving.errors import RequestError, UnknownUser
+from recsys_kit.serving.recommender import LoadedRun
+from tests.serving.conftest import Trained
+
+USERS = ["1", "7", "42", "120"]
+
+
+def load(trained: Trained, run_id: str | None = None) -> LoadedRun:
+    return recsys_kit.load_run(run_id or trained.run_id, results=trained.results, device="cpu")
+
+
+def stored(trained: Trained, run_id: str, user: str) -> list[tuple[str, float]]:
+    _, rows = trained.store.query("SELECT item_id, score FROM recommendations WHERE run_id = ? "
+                                  "AND user_id = ? ORDER BY rank", [run_id, user])
+    return rows
+
+
+def assert_same_top(run: LoadedRun, trained: Trained, run_id: str) -> None:
+    """The run's stored top-K were ranked from each user's history up to validation: ranking
+    that history again gives the same items and scores."""
+    for user in USERS:
+        history = run.history_of(user)[:-1]  # the test item is the last one
+        expected = stored(trained, run_id, user)
+        got = run.recommend(history=history, k=len(expected))
+        assert [r.item_id for r in got.items] == [item for item, _ in expected]
+        np.testing.assert_allclose([r.score for r in got.items], [s for _, s in expected],
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_a_loaded_run_recommends_what_it_stored(sasrec_run: Trained) -> None:
+    assert_same_top(load(sasrec_run), sasrec_run, sasrec_run.run_id)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["popularity", "gru4rec"])
+def test_baselines_and_plugin_models_load_like_any_run(sasrec_run: Trained, which: int) -> None:
+    run_id = sasrec_run.baselines[which]
+    assert_same_top(load(sasrec_run, run_id), sasrec_run, run_id)
+
+
+def test_a_known_user_gets_unseen_items_from_their_whole_history(sasrec_run: Trained) -> None:
+    run = load(sasrec_run)
+    recs = run.recommend(user="7", k=10)
+    seen = set(run.history_of("7"))
+    assert recs.user_id == "7" and recs.history_length == len(run.history_of("7"))
+    assert len(recs.items) == 10 and not seen & {r.item_id for r in recs.items}
+    assert [r.rank for r in recs.items] == list(range(1, 11))
+    scores = [r.score for r in recs.items]
+    assert scores == sorted(scores, reverse=True)
+    assert all(r.title for r in recs.items)  # synthetic items have titles
+
+
+def test_fresh_behaviour_is_read_after_the_users_history(sasrec_run: Trained) -> None:
+    run = load(sasrec_run)
+    fresh = [i for i in run.item_ids[:3] if i not in run.history_of("7")]
+    both = run.recommend(user="7", history=fresh, k=5)
+    assert both.history_length == len(run.history_of("7")) + len(fresh)
+    assert not set(fresh) & {r.item_id for r in both.items}
+    same = run.recommend(history=[*run.history_of("7"), *fresh], k=5)
+    assert [r.item_id for r in same.items] == [r.item_id for r in both.items]
+
+
+def test_many_users_at_once_match_one_at_a_time(sasrec_run: Trained) -> None:
+    run = load(sasrec_run)
+    many = run.recommend_many(USERS, k=5, batch_size=3)
+    for user, recs in zip(USERS, many, strict=True):
+        one = run.recommend(user=user, k=5)
+        assert [r.item_id for r in recs.items] == [r.item_id for r in one.items]
+
+
+def test_bad_requests_say_what_to_send(sasrec_run: Trained) -> None:
+    run = load(sasrec_run)
+    with pytest.raises(UnknownUser, match="does not know user 'nobody'"):
+        run.recommend(user="nobody")
+    with pytest.raises(RequestError, match="history is empty"):
+        run.recommend(history=[])
+    with pytest.raises(RequestError, match=r"'no-such-item'.*no text_embedding"):
+        run.recommend(history=["1", "no-such-item"])
+    with pytest.raises(RequestError, match="k must be a whole number from 1 to 60"):
+        run.recommend(user="1", k=61)
+    with pytest.raises(RequestError, match="cannot be scored: this run has no text_embedding"):
+        run.recommend(history=["1"], new_items=[{"item_id": "new", "title": "x"}])
+    kept = run.recommend(history=["1", "no-such-item"], ignore_unknown=True)
+    assert kept.unknown_items == ["no-such-item"] and kept.history_length == 1
+    with pytest.raises(RequestError, match="No item of the history is known"):
+        run.recommend(history=["no-such-item"], ignore_unknown=True)
+
+
+def test_only_completed_runs_load(sasrec_run: Trained) -> None:
+    with pytest.raises(RecsysKitError, match="There is no run 'missing'"):
+        recsys_kit.load_run("missing", results=sasrec_run.results)
+    assert recsys_kit.load_run("latest", results=sasrec_run.results).run_id == sasrec_run.run_id
+
+
+def test_explanations_are_the_attention_weights_the_run_stored(attention_run: Trained) -> None:
+    run = load(attention_run)
+    assert run.explain_method == "attention"
+    assert_same_top(run, attention_run, attention_run.run_id)
+    for user in USERS:
+        recs = run.recommend(history=run.history_of(user)[:-1], k=5, explain=True)
+        assert recs.explain_method == "attention"
+        _, rows = attention_run.store.query(
+            "SELECT rank, history_item_id, weight FROM explanations WHERE run_id = ? AND "
+            "user_id = ? AND rank <= 5 ORDER BY rank, weight DESC", [attention_run.run_id, user])
+        got = [(r.rank, why.history_item_id, why.weight) for r in recs.items
+               for why in r.explanation]
+        assert [g[:2] for g in got] == [r[:2] for r in rows]
+        np.testing.assert_allclose([g[2] for g in got], [r[2] for r in rows], rtol=1e-4)
+
+
+def test_runs_without_attention_say_they_cannot_explain(sasrec_run: Trained) -> None:
+    recs = load(sasrec_run).recommend(user="1", k=3, explain=True)
+    assert recs.explain_method is None and "no per-recommendation explanation" in recs.note
+    assert all(r.explanation is None for r in recs.items)
+
+
+def _copy_of(run: LoadedRun, item_id: str, new_id: str) -> dict[str, str]:
+    """A catalogue item described as a new one: same side columns, another id."""
+    token = int(np.flatnonzero(run.item_ids == item_id)[0])
+    return {"item_id": new_id, **{c: str(run.data.item_side[c][token])
+                                  for c in ("title", "genres")}}
+
+
+@pytest.mark.parametrize("fixture", ["text_run", "attention_run"])
+def test_a_new_item_is_scored_from_its_text(request: pytest.FixtureRequest,
+                                            fixture: str) -> None:
+    """With item vectors from text alone, a new item with a catalogue item's text scores as
+    that item does: it was embedded by the run's own language model and adaptor."""
+    trained: Trained = request.getfixturevalue(fixture)
+    run = load(trained)
+    assert run.accepts_new_items
+    history = run.history_of("3")
+    candidate = next(i for i in run.item_ids if i not in history)
+    recs = run.recommend(user="3", k=len(run.item_ids) - len(set(history)) + 1,
+                         new_items=[_copy_of(run, candidate, "brand-new")])
+    scores = {r.item_id: r.score for r in recs.items}
+    assert scores["brand-new"] == pytest.approx(scores[candidate], rel=1e-4, abs=1e-5)
+    title = next(r.title for r in recs.items if r.item_id == "brand-new")
+    assert title == _copy_of(run, candidate, "x")["title"]
+
+
+def test_a_new_item_in_the_history_is_read_and_not_recommended(mixed_run: Trained) -> None:
+    run = load(mixed_run)
+    new = [{"item_id": "n1", "title": "Silent Galaxy Tales 9, part 1", "genres": "space"},
+           {"item_id": "n2", "title": "Quiet Kitchen Notes", "genres": "cooking|unknown"}]
+    recs = run.recommend(history=["1", "n1"], new_items=new, k=61)
+    ids = [r.item_id for r in recs.items]
+    assert "n1" not in ids and "n2" in ids and "1" not in ids and len(ids) == 60
+    assert recs.history_length == 2 and all(np.isfinite(r.score) for r in recs.items)
+    without = run.recommend(history=["1"], k=5)
+    assert [r.item_id for r in without.items] != [r.item_id for r in
+                                                  run.recommend(history=["1", "n1"],
+                                                                new_items=new, k=5).items]
+
+
+def test_new_items_must_carry_text_and_known_columns(text_run: Trained) -> None:
+    run = load(text_run)
+    with pytest.raises(RequestError, match="has no text: give at least one of genres, title"):
+        run.recommend(user="1", new_items=[{"item_id": "n", "title": " "}])
+    with pytest.raises(RequestError, match=r"unknown column.*colour"):
+        run.recommend(user="1", new_items=[{"item_id": "n", "title": "t", "colour": "red"}])
+    with pytest.raises(RequestError, match="already in the run's catalogue"):
+        run.recommend(user="1", new_items=[{"item_id": "1", "title": "t"}])
+    with pytest.raises(RequestError, match="Describe items the run was not trained on"):
+        run.recommend(history=["1", "n"])
