@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recsys_kit.errors import DataError
+from recsys_kit.serving.errors import describe_validation
 from recsys_kit.serving.feedback_source import Kind
 from recsys_kit.serving.users import canonical_user_id
 from recsys_kit.store import ResultStore
@@ -122,7 +123,7 @@ def read_feedback_file(path: Path) -> tuple[list[FeedbackEvent], list[str]]:
         try:
             events.append(FeedbackEvent.model_validate(fields))
         except ValidationError as exc:
-            errors.append(f"line {line}: {_describe(exc)}")
+            errors.append(f"line {line}: {describe_validation(exc.errors())}")
             continue
         ids.append(hashlib.sha256(f"{where}\0{line}\0{raw}".encode()).hexdigest()[:32])
     if errors:
@@ -134,16 +135,6 @@ def read_feedback_file(path: Path) -> tuple[list[FeedbackEvent], list[str]]:
     if not events:
         raise DataError(f"{path} holds no feedback events.")
     return events, ids
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "event"
-        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        parts.append(f"{field}: {message}" + (f" (got {err['input']!r})" if err["type"] not in
-                                               ("missing", "extra_forbidden") else ""))
-    return ", ".join(parts)
 
 
 def _is_json(path: Path) -> bool:

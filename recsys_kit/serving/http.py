@@ -8,8 +8,6 @@ served; ``/docs`` and ``/openapi.json`` describe it all. Bad requests get a 4xx 
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recsys_kit import __version__
 from recsys_kit.errors import NonFiniteError, StoreError
-from recsys_kit.serving.errors import NoFeedbackStore, RequestError
+from recsys_kit.serving.errors import NoFeedbackStore, RequestError, describe_validation
 from recsys_kit.serving.feedback import FeedbackEvent, record_feedback
 from recsys_kit.serving.recommender import LoadedRun, Recommendations
 from recsys_kit.store import ResultStore
@@ -118,8 +116,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             reason = (broken.get("ctx") or {}).get("error", "it cannot be parsed")
             return _error(400, f"The request body is not valid JSON ({reason}). Send a JSON "
                           f"object, e.g. {EXAMPLE}.")
-        return _error(422, f"Bad request: {_describe(errors, exc.body)}. See /docs for "
-                      "the fields.")
+        whole = "the event" if request.url.path == "/feedback" else "the request"
+        return _error(422, f"Bad request: {describe_validation(errors, exc.body, whole)}. See "
+                      "/docs for the fields.")
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
@@ -136,26 +135,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NonFiniteError)
     async def non_finite(request: Request, exc: NonFiniteError) -> JSONResponse:
         return _error(500, str(exc))
-
-
-def _describe(errors: Any, body: Any) -> str:
-    """Pydantic errors as 'field: problem (got value)'. A body that may be one event or a
-    list of them reports both readings: only the one matching what was sent is kept."""
-    parts = []
-    for err in errors:
-        loc = [p for p in err.get("loc", ()) if p != "body"]
-        if loc and isinstance(loc[0], str) and "[" in loc[0]:  # a union member's tag
-            if loc[0].startswith("list[") != isinstance(body, list):
-                continue
-            loc = loc[1:]
-        field = ".".join(str(p) for p in loc) or "the event"
-        kind = err.get("type")
-        message = "unknown field" if kind == "extra_forbidden" else str(err.get("msg"))
-        message = message.removeprefix("Value error, ")
-        got = "" if kind in ("missing", "extra_forbidden", "value_error") or not loc else (
-            f" (got {err.get('input')!r})")
-        parts.append(f"{field}: {message}{got}")
-    return "; ".join(list(dict.fromkeys(parts))[:5])
 
 
 def _error(status: int, detail: str) -> JSONResponse:
