@@ -47,7 +47,8 @@ def test_tiny_recipe_fills_every_table(run_recipe, tmp_path: Path) -> None:
     assert plugins == [("user_encoder", "sasrec", "recsys-kit")]
     _, artifacts = store.query("SELECT name, bytes > 0 FROM artifacts WHERE run_id = ? "
                                "ORDER BY name", [main])
-    assert artifacts == [("best", True), ("per_user_test_metrics", True)]
+    assert artifacts == [("best", True), ("per_user_test_metrics", True), ("run_json", True),
+                         ("serving_data", True)]
     _, paths = store.query("SELECT path FROM artifacts WHERE run_id = ? "
                            "AND name = 'per_user_test_metrics'", [main])
     _, parquet = store.query("SELECT count(*), avg(\"ndcg_at_5\") FROM read_parquet(?)",

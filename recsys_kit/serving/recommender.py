@@ -172,9 +172,11 @@ class LoadedRun:
         """
         added = list(new_items or [])
         extra_ids = self._new_item_ids(added)
-        rows = self.new_items.rows(added) if added else None
-        request = self._request(user, history, extra_ids, ignore_unknown)
         self._check_k(k, len(extra_ids))
+        if added:
+            self.new_items.check(added)
+        request = self._request(user, history, extra_ids, ignore_unknown)
+        rows = self.new_items.rows(added) if added else None
         return self._rank([request], k, explain, rows, extra_ids, added)[0]
 
     def recommend_many(self, users: Sequence[str], k: int = 10, explain: bool = False,
@@ -314,5 +316,7 @@ class LoadedRun:
             if token > n:
                 item = added[token - n - 1]
                 return next((str(item[c]) for c in TITLE_COLUMNS if item.get(c)), None)
-            return str(self._titles[token - 1]) or None if self._titles is not None else None
+            if self._titles is None:
+                return None
+            return str(self._titles[token - 1]) or None
         return title
