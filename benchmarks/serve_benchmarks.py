@@ -59,11 +59,15 @@ def load_times(run: str, results: str, repeats: int) -> tuple[list[float], list[
     return cold, warm
 
 
-def recommend_times(run: str, results: str, single: int, batches: int, seed: int
-                    ) -> dict[str, list[float]]:
-    """Seconds per ``recommend`` of one user, and per ``recommend_many`` of 1,000 users."""
+def recommend_times(run: str, results: str, single: int, batches: int, seed: int,
+                    threads: int) -> dict[str, list[float]]:
+    """Seconds per ``recommend`` of one user, and per ``recommend_many`` of 1,000 users, with
+    ``threads`` torch threads."""
+    import torch
+
     import recsys_kit
 
+    torch.set_num_threads(threads)
     loaded = recsys_kit.load_run(run, results=results, device="cpu")
     rng = np.random.default_rng(seed)
     users = loaded.user_ids.tolist()
@@ -97,7 +101,7 @@ def start_server(run: str, results: str, port: int, pin: bool) -> subprocess.Pop
     env = {**os.environ, "OMP_NUM_THREADS": "1"} if pin else dict(os.environ)
     server = subprocess.Popen(
         [sys.executable, "-m", "recsys_kit", "serve", run, "--results", results, "--port",
-         str(port), "--device", "cpu"], env=env, stdout=subprocess.DEVNULL,
+         str(port), "--device", "cpu", "--threads", "1"], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True,
         preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if pin else None)
     deadline = time.monotonic() + 180
@@ -181,11 +185,14 @@ def main() -> None:
     print(f"  fresh process, imports included  {statistics.median(cold):6.2f} {max(cold):6.2f}")
     print(f"  warm process                     {statistics.median(warm):6.2f} {max(warm):6.2f}")
 
-    times = recommend_times(args.run, args.results, args.single, args.batches, seed=0)
-    print("\nrecommend, k=10, CPU          n      p50        p99")
-    for name in ("one user", "1,000 users"):
-        p50, p99 = percentiles(times[name])
-        print(f"  {name:<12} {len(times[name]):>10} {p50 * 1e3:8.1f} ms {p99 * 1e3:8.1f} ms")
+    print("\nrecommend, k=10, CPU   threads      n      p50          p99")
+    for threads in sorted({1, len(os.sched_getaffinity(0))}):
+        times = recommend_times(args.run, args.results, args.single, args.batches, seed=0,
+                                threads=threads)
+        for name in ("one user", "1,000 users"):
+            p50, p99 = percentiles(times[name])
+            print(f"  {name:<12} {threads:>7} {len(times[name]):>6} {p50 * 1e3:8.1f} ms "
+                  f"{p99 * 1e3:8.1f} ms")
 
     levels = [int(c) for c in args.clients.split(",")]
     rows = serve_figures(args.run, args.results, times["users"], levels, args.seconds, pin)

@@ -273,6 +273,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 8000,
     results: ResultsOption = Path("runs/results.duckdb"),
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    threads: Annotated[int, typer.Option(
+        min=1, help="Torch threads per request (concurrent requests run in parallel).")] = 1,
 ) -> None:
     """Serve a run over HTTP: POST /recommend, POST /feedback, GET /health, /docs.
 
@@ -280,7 +282,7 @@ def serve(
     """
     from recsys_kit.serving.server import serve_run
 
-    serve_run(run_id, results, host, port, device, err)
+    serve_run(run_id, results, host, port, device, err, threads)
 
 
 @app.command()

@@ -8,6 +8,9 @@ served; ``/docs`` and ``/openapi.json`` describe it all. Bad requests get a 4xx 
 
 from __future__ import annotations
 
+import os
+import threading
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -67,8 +70,14 @@ class Health(BaseModel):
     feedback: bool
 
 
-def create_app(run: LoadedRun, store: ResultStore | None) -> FastAPI:
-    """The API serving ``run``; feedback goes to ``store`` (None: feedback is refused)."""
+def create_app(run: LoadedRun, store: ResultStore | None, parallel: int | None = None
+               ) -> FastAPI:
+    """The API serving ``run``; feedback goes to ``store`` (None: feedback is refused).
+
+    At most ``parallel`` requests are scored at once (default: one per available core); the
+    others wait their turn rather than all slowing each other down.
+    """
+    slots = threading.BoundedSemaphore(parallel or len(os.sched_getaffinity(0)))
     app = FastAPI(title=f"recsys-kit: {run.name}", version=__version__,
                   description=f"Recommendations of run {run.run_id} (recipe '{run.name}'), and "
                   "feedback on them.")
@@ -84,9 +93,10 @@ def create_app(run: LoadedRun, store: ResultStore | None) -> FastAPI:
     @app.post("/recommend", response_model=Recommendations)
     def recommend(request: RecommendRequest) -> Recommendations:
         """Top-k items, best first, with scores on the run's scale; seen items excluded."""
-        return run.recommend(user=request.user_id, history=request.history, k=request.k,
-                             explain=request.explain, new_items=request.new_items,
-                             ignore_unknown=request.ignore_unknown)
+        with slots:
+            return run.recommend(user=request.user_id, history=request.history, k=request.k,
+                                 explain=request.explain, new_items=request.new_items,
+                                 ignore_unknown=request.ignore_unknown)
 
     @app.post("/feedback", response_model=FeedbackReceipt, status_code=201)
     def feedback(events: FeedbackEvent | list[FeedbackEvent]) -> FeedbackReceipt:

@@ -88,3 +88,15 @@ def test_a_taken_port_is_a_clear_error(sasrec_run: Trained) -> None:
             capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "250"})
     assert done.returncode == 1
     assert f"Cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_listening_socket_sends_replies_without_delay() -> None:
+    """Without TCP_NODELAY a keep-alive client waited ~40 ms per reply (Nagle's algorithm
+    against delayed ACKs); connections inherit the option from the listening socket."""
+    from recsys_kit.serving.server import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        sock.close()
