@@ -97,7 +97,7 @@ class NewItemEncoder:
         if isinstance(encoder, TextEmbedding):
             return encoder.adaptor(self._pooled_text(encoder, side, n)).float()
         if isinstance(encoder, CategoricalEmbedding):
-            return _category_rows(encoder, side.get(settings.column, np.full(n, "")),
+            return category_rows(encoder, side.get(settings.column, np.full(n, "")),
                                   settings.separator)
         assert isinstance(encoder, IdEmbedding)  # no id was learned for a new item
         return torch.zeros(n, encoder.embedding.embedding_dim, device=self.device)
@@ -130,7 +130,7 @@ class NewItemEncoder:
         return self._language_models[key]
 
 
-def _category_rows(encoder: CategoricalEmbedding, values: np.ndarray,
+def category_rows(encoder: CategoricalEmbedding, values: np.ndarray,
                    separator: str | None) -> torch.Tensor:
     """Mean learned vector of each new item's known categories (zero when it has none)."""
     index = {v: i + 1 for i, v in enumerate(encoder.values)}

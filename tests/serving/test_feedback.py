@@ -127,3 +127,17 @@ def test_new_feedback_is_new_data_and_kept_aside_feedback_counts(tmp_path: Path)
     assert feedback_snapshot(None, str(tmp_path)) is None
     with pytest.raises(DataError, match=r"data\.feedback\.results: there is no results file"):
         feedback_snapshot(FeedbackSource(results=str(tmp_path / "nope.duckdb")), ".")
+
+
+def test_bad_feedback_settings_are_recipe_errors(tmp_path: Path) -> None:
+    from recsys_kit.errors import RecipeError
+    from recsys_kit.plugins import make_plugins
+    from recsys_kit.recipe.loader import validate_mapping
+    from recsys_kit.testing import tiny
+
+    registry = make_plugins().registry
+    with pytest.raises(RecipeError) as caught:
+        validate_mapping(tiny(tmp_path, "data.feedback={kinds: [like], min_vaule: 3}"), registry)
+    text = str(caught.value)
+    assert "data.feedback.kinds.0" in text and "data.feedback.min_vaule" in text
+    assert "did you mean 'min_value'" in text.lower()

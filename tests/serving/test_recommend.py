@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import recsys_kit
 from recsys_kit.errors import RecsysKitError
+from recsys_kit.nn.encoders.categorical import CategoricalEmbedding
 from recsys_kit.serving.errors import RequestError, UnknownUser
+from recsys_kit.serving.new_items import category_rows
 from recsys_kit.serving.recommender import LoadedRun
 from tests.serving.conftest import Trained
 
@@ -172,3 +175,15 @@ def test_new_items_must_carry_text_and_known_columns(text_run: Trained) -> None:
         run.recommend(user="1", new_items=[{"item_id": "1", "title": "t"}])
     with pytest.raises(RequestError, match="Describe items the run was not trained on"):
         run.recommend(history=["1", "n"])
+
+
+def test_a_new_items_categories_get_the_learned_category_vectors(mixed_run: Trained) -> None:
+    run = load(mixed_run)
+    encoder, settings = next((e, s) for e, s in zip(run.model.items, run.new_items.settings,
+                                                    strict=True)
+                             if isinstance(e, CategoricalEmbedding))
+    genres = run.data.item_side["genres"][:4]
+    with torch.no_grad():
+        rows = category_rows(encoder, genres, settings.separator)
+        torch.testing.assert_close(rows, encoder.table()[1:5])
+        assert category_rows(encoder, np.array(["no-such-genre"]), "|").abs().sum() == 0
