@@ -15,14 +15,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
 from recsys_kit.columns import INTERACTIONS
 from recsys_kit.errors import DataError
 from recsys_kit.runner.context import DataContext
 from recsys_kit.serving.feedback_source import FeedbackSource
-from recsys_kit.store import RESULTS_FILE, ResultStore
+from recsys_kit.store import RESULTS_FILE
+from recsys_kit.store.connection import transaction
 from recsys_kit.store.journal import Journal
 
 COLUMNS = ("event_id", "user_id", "item_id", "kind", "value", "ts")
@@ -68,10 +68,12 @@ def _committed(source: FeedbackSource, path: Path) -> dict[str, np.ndarray]:
            "(? IS NULL OR list_contains(?, run_id)) AND (? IS NULL OR value IS NULL OR "
            "value >= ?) ORDER BY ts, received_at, event_id")
     params = [list(source.kinds), source.runs, source.runs, source.min_value, source.min_value]
-    try:
-        _, rows = ResultStore(path).query(sql, params)
-    except duckdb.CatalogException:
-        rows = []
+    # A write transaction, though it only reads: it waits for this process's own writers (a
+    # run's heartbeat), with which a read-only connection to the same file cannot coexist.
+    with transaction(path) as con:
+        exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name "
+                             "= 'feedback'").fetchone()[0]
+        rows = con.execute(sql, params).fetchall() if exists else []  # else: an older file
     return _columns([dict(zip(COLUMNS, row, strict=True)) for row in rows])
 
 

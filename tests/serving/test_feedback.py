@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 
@@ -127,6 +128,9 @@ def test_new_feedback_is_new_data_and_kept_aside_feedback_counts(tmp_path: Path)
     assert feedback_snapshot(None, str(tmp_path)) is None
     with pytest.raises(DataError, match=r"data\.feedback\.results: there is no results file"):
         feedback_snapshot(FeedbackSource(results=str(tmp_path / "nope.duckdb")), ".")
+    older = tmp_path / "older.duckdb"  # a results file from before the feedback table
+    duckdb.connect(str(older)).close()
+    assert len(feedback_snapshot(FeedbackSource(results=str(older)), ".").events["kind"]) == 0
 
 
 def test_bad_feedback_settings_are_recipe_errors(tmp_path: Path) -> None:
