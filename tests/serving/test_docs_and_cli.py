@@ -65,3 +65,11 @@ def test_recommend_errors_are_one_paragraph(sasrec_run: Trained, args: tuple[str
     err = capsys.readouterr().err
     assert stopped.value.code == 1
     assert says in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_import_recsys_kit_stays_cheap_until_load_run_is_used() -> None:
+    probe = ("import sys, recsys_kit; print('torch' in sys.modules); recsys_kit.load_run; "
+             "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert done.stdout.split() == ["False", "True"]

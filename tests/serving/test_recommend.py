@@ -187,3 +187,24 @@ def test_a_new_items_categories_get_the_learned_category_vectors(mixed_run: Trai
         rows = category_rows(encoder, genres, settings.separator)
         torch.testing.assert_close(rows, encoder.table()[1:5])
         assert category_rows(encoder, np.array(["no-such-genre"]), "|").abs().sum() == 0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("attention", [False, True], ids=["sasrec", "two-stage-attention"])
+def test_a_cuda_run_serves_on_cuda_what_it_stored(tmp_path_factory: pytest.TempPathFactory,
+                                                  tiny_bert: object, attention: bool) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    from tests.serving.conftest import text_tokenizer, train
+
+    extra = [text_tokenizer(tiny_bert), "model.encoders.item=[{plugin: text_embedding}]",
+             "model.fusion={plugin: target_attention}", "model.scorer={plugin: mlp, params: "
+             "{loss: bce}}", "model.retrieval={plugin: dot}", "model.rerank_top_n=60"
+             ] if attention else []
+    trained = train(tmp_path_factory.mktemp("cuda") / "runs", "device=cuda", *extra)
+    run = recsys_kit.load_run(trained.run_id, results=trained.results, device="cuda")
+    assert run.device.type == "cuda"
+    assert_same_top(run, trained, trained.run_id)
+    recs = run.recommend(user="1", k=5, explain=attention,
+                         new_items=[_copy_of(run, "1", "n")] if attention else None)
+    assert len(recs.items) == 5
