@@ -26,8 +26,11 @@ def recommend_command(run: str, results: Path, *, user: str | None, history: str
         raise RecsysKitError("Say who to recommend for: --user USER_ID (a user the run knows), "
                              "--history ITEM,ITEM,... (oldest first), or both.")
     described = read_new_items(new_items) if new_items is not None else None
+    import torch
+
     from recsys_kit.serving.loading import load_run
 
+    torch.set_num_threads(1)  # one request is too small to share: more threads only wait
     loaded = load_run(run, results, device=device, console=err)
     recs = loaded.recommend(user=user, history=items, k=k, explain=explain,
                             new_items=described, ignore_unknown=ignore_unknown)
