@@ -116,6 +116,12 @@ class TrainSection(Strict):
         "CPUs with AVX512-BF16/AMX), fp32 elsewhere.",
     )
     grad_clip: float | None = Field(1.0, gt=0, description="Clip gradient norm; null disables.")
+    deterministic: bool = Field(
+        True,
+        description="Use only deterministic kernels: the same seed, machine and settings give "
+        "identical results. `false` allows PyTorch's faster nondeterministic kernels (CUDA "
+        "atomics), whose results vary slightly from run to run.",
+    )
 
 
 class OutputSection(Strict):
