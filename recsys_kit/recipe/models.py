@@ -10,9 +10,10 @@ from recsys_kit.stages import Family
 
 
 class Strict(BaseModel):
-    """Base of every recipe section: unknown keys are errors."""
+    """Base of every recipe section: unknown keys are errors, and so are NaN and infinite
+    numbers (YAML `.nan`, `.inf`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class StageRef(Strict):
@@ -136,7 +137,8 @@ class Recipe(Strict):
 
     version: Literal[1] = Field(description="Recipe format version; only 1 exists.")
     name: str = Field(min_length=1, description="Run name, shown in results and the TUI.")
-    seed: int = Field(42, description="Seed for every random number generator.")
+    seed: int = Field(42, ge=0, le=2**32 - 1,
+                      description="Seed for every random number generator (0 to 2**32 - 1).")
     device: str = Field(
         "auto",
         pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$",
