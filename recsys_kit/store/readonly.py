@@ -132,7 +132,8 @@ def one_statement(sql: str) -> duckdb.Statement:
         kind = _kind(statement if checked is None else checked)
         what = "EXPLAIN of " if explain else ""
         why = WHY_REFUSED.get(kind, "it would change the results file")
-        raise SqlRefused(f"Refused: {what}{kind} statements are not allowed: {why}. The SQL "
+        verb = "is" if explain else "are"
+        raise SqlRefused(f"Refused: {what}{kind} statements {verb} not allowed: {why}. The SQL "
                          "surface is read-only; the results file is written only by "
                          f"`recsys-kit run`. {READ_HINT}")
     return statement
