@@ -47,6 +47,7 @@ PROTECTIONS: dict[str, str | bool] = {
 WHY_REFUSED = {
     "COPY": "COPY writes (or reads) files",
     "EXPORT": "EXPORT writes files",
+    "COPY DATABASE": "it copies a database into another file",
     "ATTACH": "ATTACH opens another database file",
     "DETACH": "DETACH changes the attached databases",
     "SET": "settings cannot be changed (and each query runs on a fresh connection)",
@@ -62,7 +63,7 @@ READ_HINT = ("One reading statement runs: SELECT (also WITH, FROM, SHOW, DESCRIB
 
 class SqlRefused(StoreError):
     """A statement the read-only SQL surface will not run: a write, a file access, a
-    setting, or more than one statement. Nothing was run."""
+    setting, or more than one statement. Nothing was changed."""
 
 
 class SqlFailed(StoreError):
