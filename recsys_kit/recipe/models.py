@@ -10,8 +10,7 @@ from recsys_kit.stages import Family
 
 
 class Strict(BaseModel):
-    """Base of every recipe section: unknown keys are errors, and so are NaN and infinite
-    numbers (YAML `.nan`, `.inf`)."""
+    """Base of every recipe section: unknown keys are errors; numbers must be finite."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
