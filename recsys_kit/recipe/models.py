@@ -142,7 +142,8 @@ class Recipe(Strict):
 
     version: Literal[1] = Field(description="Recipe format version; only 1 exists.")
     name: str = Field(min_length=1, description="Run name, shown in results and the TUI.")
-    seed: int = Field(42, description="Seed for every random number generator.")
+    seed: int = Field(42, ge=0, le=2**32 - 1,
+                      description="Seed for every random number generator (0 to 2**32 - 1).")
     device: str = Field(
         "auto",
         pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$",
