@@ -185,21 +185,23 @@ def schema() -> None:
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run (read-only).")],
+    query: Annotated[str, typer.Argument(help="One read-only SQL statement.")],
     results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+    allow_artifacts: Annotated[bool, typer.Option(
+        "--allow-artifacts",
+        help="Also let the query read the files runs wrote under the results file's own "
+             "artifacts/ folder (e.g. per-user metrics with read_parquet).")] = False,
 ) -> None:
-    """Query the results file read-only and print a table, CSV or JSON."""
-    import duckdb
+    """Run one read-only statement on the results file; print a table, CSV or JSON.
 
-    from recsys_kit.store import ResultStore
+    The file is opened read-only with no access to any other file; writes, COPY, ATTACH,
+    EXPORT, settings and several statements at once are refused.
+    """
+    from recsys_kit.store.readonly import query as run_query
 
-    try:
-        columns, rows = ResultStore(results).query(query)
-    except duckdb.Error as exc:
-        raise RecsysKitError(f"The query failed: {exc}".strip() + " The results file is opened "
-                             "read-only, so only SELECT-style queries work.") from exc
-    _print_rows(columns, rows, format)
+    result = run_query(results, query, allow_artifacts=allow_artifacts)
+    _print_rows(result.columns, result.rows, format)
 
 
 def _print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:

@@ -243,3 +243,43 @@ def test_a_damaged_results_file_gets_an_honest_hint(tmp_path: Path) -> None:
     message = str(info.value)
     assert "damaged" in message and "mv" in message
     assert "disk space" not in message.lower() and "another program" not in message
+
+
+def test_training_gradients_are_identical_run_after_run() -> None:
+    """Same seed, same machine, same settings: same gradients, bit for bit (the item-table
+    lookup's backward once summed in a thread-dependent order)."""
+    import hashlib
+
+    import torch
+
+    from recsys_kit.builtin.encoders import IdEmbeddingConfig, TransformerConfig
+    from recsys_kit.builtin.scorers import DotConfig
+    from recsys_kit.nn.encoders.embeddings import IdEmbedding
+    from recsys_kit.nn.encoders.sasrec import build_sasrec
+    from recsys_kit.nn.fusion.last_position import LastPosition
+    from recsys_kit.nn.heads.dot import Dot
+    from recsys_kit.nn.model import ModelShape, SequenceRecommender
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(0)
+        shape = ModelShape(n_items=500, dim=64, max_len=50, item_counts=None)
+        model = SequenceRecommender(
+            [IdEmbedding(IdEmbeddingConfig(), shape)],
+            build_sasrec(TransformerConfig(dim=64, max_len=50, heads=2), shape),
+            LastPosition(), Dot(DotConfig(), shape))
+        history = torch.randint(1, 501, (128, 50))
+        targets = torch.randint(1, 501, (128, 50))
+        digests = set()
+        for _ in range(4):
+            model.zero_grad()
+            torch.manual_seed(1)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = model.loss(history, targets)
+            loss.backward()
+            grad = model.items[0].embedding.weight.grad
+            digests.add(hashlib.sha256(grad.numpy().tobytes()).hexdigest())
+        assert len(digests) == 1
+    finally:
+        torch.set_num_threads(threads)

@@ -26,6 +26,7 @@ from recsys_kit.nn.training.trainer import Trainer
 from recsys_kit.ranking import NO_ITEM, Ranking
 from recsys_kit.runner.context import RunContext
 from recsys_kit.runner.explain import write_explanations
+from recsys_kit.runner.memory import check_fits, estimate
 from recsys_kit.store import ResultStore
 
 #: Per-epoch figures logged under split 'train'; the rest of an epoch's metrics are validation.
@@ -58,6 +59,7 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[Model, int]:
     def make(stage):
         return stage.spec.build(stage.config, shape)
 
+    _check_memory(ctx, user, shape)
     encoder = make(user)
     if isinstance(encoder, DirectRecommender):
         encoder.fit(data)
@@ -82,6 +84,18 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[Model, int]:
             "rating column in data.ingest.params, or use loss: bce."
         )
     return model.to(ctx.device), max_len
+
+
+def _check_memory(ctx: RunContext, user: Any, shape: ModelShape) -> None:
+    """Refuse, before allocating, a model whose training cannot fit the device."""
+    batch = ctx.loaded.recipe.train.batch_size
+    tables = len(ctx.loaded.stage_list("model.encoders.item"))
+    named = {k: getattr(user.config, k) for k in ("dim", "max_len", "layers", "heads")
+             if hasattr(user.config, k)}
+    settings = ", ".join(f"{k} (now {v:,})" for k, v in named.items())
+    where = f"model.encoders.user.params {settings} or " if settings else ""
+    check_fits(estimate(user, shape, batch, tables), ctx.device,
+               f"{where}train.batch_size (now {batch:,})")
 
 
 def _check_pairing(loaded: Any, fusion: Any, scorer: Any, encoder: Any, retrieval: Any) -> None:

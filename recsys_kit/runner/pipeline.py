@@ -166,7 +166,7 @@ class Runner:
         store = ResultStore.in_dir(out_dir, on_delay=self._warn)
         store.migrate()
         device = resolve_device(recipe.device)
-        seed_everything(recipe.seed)
+        seed_everything(recipe.seed, recipe.train.deterministic)
         run_id = resumed.run_id if resumed else new_run_id(recipe.name)
         attempt = resumed.attempt if resumed else 1
         ctx = RunContext(run_id, loaded, device, out_dir, self.plugins, self.console, attempt)

@@ -40,9 +40,10 @@ def describe_failure(path: Path, exc: BaseException, action: str) -> StoreError:
     if "not a valid duckdb database" in low or "corrupt" in low or "checksum" in low or (
             "could not read enough bytes" in low):
         return StoreError(
-            f"Cannot {action} the results file {path}: it is damaged or not a DuckDB file "
-            f"({text}). recsys-kit never deletes it: move it aside (e.g. `mv {path} "
-            f"{path}.broken`) and run again, or point output.dir / --results elsewhere.")
+            f"Cannot {action} the results file {path}: it is not a DuckDB file, or it is "
+            f"damaged ({text}). Is it a recsys-kit results file (`recsys-kit run` writes one)? "
+            f"recsys-kit never deletes it: to start afresh, move it aside (e.g. `mv {path} "
+            f"{path}.broken`), or point output.dir / --results elsewhere.")
     if "no space left" in low or "disk full" in low:
         return StoreError(
             f"Cannot {action} the results file {path}: the disk is full ({text}). Nothing from "

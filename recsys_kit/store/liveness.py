@@ -83,3 +83,12 @@ def owner_alive(pid: int | None, host: str | None, heartbeat_at: datetime | None
     if heartbeat_at is None:
         return False
     return (now - heartbeat_at).total_seconds() <= STALE_S
+
+
+def shown_status(status: str, pid: int | None, host: str | None,
+                 heartbeat_at: datetime | None, now: datetime) -> str:
+    """The status a reader should show: a ``running`` run whose process is gone is ``lost``
+    (readers cannot write; the next writer records it)."""
+    if status == "running" and not owner_alive(pid, host, heartbeat_at, now):
+        return "lost"
+    return status
