@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
@@ -141,3 +142,20 @@ def test_a_server_without_a_results_file_refuses_feedback(sasrec_run: Trained) -
     with TestClient(create_app(run, None)) as bare:
         reply = bare.post("/feedback", json={"user_id": "1", "item_id": "5", "kind": "click"})
     assert reply.status_code == 503 and "--results" in reply.json()["detail"]
+
+
+def test_concurrent_feedback_requests_each_store_their_event(client: TestClient,
+                                                             store: ResultStore) -> None:
+    """The app answers feedback on a thread pool: concurrent writers in one process must not
+    lose or duplicate events."""
+    def send(i: int) -> int:
+        return client.post("/feedback", json={"user_id": "4", "item_id": str(i % 7 + 1),
+                                              "kind": "click", "event_id": f"many-{i}"}
+                           ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(send, range(40)))
+    assert codes == [201] * 40
+    _, rows = store.query("SELECT count(*), count(DISTINCT event_id) FROM feedback "
+                          "WHERE event_id LIKE 'many-%'")
+    assert rows == [(40, 40)]
