@@ -15,6 +15,7 @@ import torch
 from recsys_kit.columns import SPLIT_NAMES, TEST, TRAIN, VALID
 from recsys_kit.data import SequenceData
 from recsys_kit.errors import RecsysKitError
+from recsys_kit.evaluation.context import EvalContext, evaluate_with
 from recsys_kit.nn.batches import training_rows
 from recsys_kit.nn.encoders.combine import ItemCombiner
 from recsys_kit.nn.fusion.pairwise import PairwiseRecommender
@@ -176,18 +177,19 @@ def fit_and_evaluate(
     def evaluate(history_upto: int, target: int, test_ranking: Ranking | None = None
                  ) -> tuple[dict[str, float], list]:
         results = []
+        context = eval_context(model, data, SPLIT_NAMES[target])
         if rankers:
             r = test_ranking if test_ranking is not None else ranking(history_upto, target, eval_k)
             cold = None
             for e in rankers:
                 if target == TEST and getattr(e, "test_candidates", "all") == "cold":
                     cold = cold or ranking(history_upto, target, eval_k, True, cold_items(data))
-                    results.append(e.evaluate(cold))
+                    results.append(evaluate_with(e, cold, context))
                 else:
-                    results.append(e.evaluate(r))
+                    results.append(evaluate_with(e, r, context))
         if raters:
             pairs = predictions(history_upto, target)
-            results += [e.evaluate(pairs) for e in raters]
+            results += [evaluate_with(e, pairs, context) for e in raters]
         return {k: v for res in results for k, v in res.metrics.items()}, results
 
     def validate() -> dict[str, float]:
@@ -248,6 +250,20 @@ def fit_and_evaluate(
         write_explanations(ctx, store, model, data, histories(VALID), top,
                            history_ratings(VALID) if uses_ratings else None, max_len)
     done()
+
+
+def eval_context(model: Model, data: SequenceData, split: str) -> EvalContext:
+    """What evaluators get besides the ranking; the item table only when one asks for it."""
+
+    @torch.no_grad()
+    def vectors() -> np.ndarray | None:
+        if not isinstance(model, SequenceRecommender):
+            return None
+        model.eval()
+        return model.item_table().float().cpu().numpy()
+
+    return EvalContext(split, data.item_ids, data.train_counts(), data.item_side,
+                       data.item_features, vectors)
 
 
 def _recommended(
