@@ -26,7 +26,7 @@ from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.trainer import Trainer
 from recsys_kit.ranking import NO_ITEM, Ranking
 from recsys_kit.runner.context import RunContext
-from recsys_kit.runner.explain import write_explanations
+from recsys_kit.runner.explain import explanation_method, write_explanations
 from recsys_kit.runner.memory import check_fits, estimate
 from recsys_kit.store import ResultStore
 
@@ -144,6 +144,7 @@ def fit_and_evaluate(
     recipe = ctx.loaded.recipe
     evaluators = [s.build() for s in ctx.loaded.stage_list("evaluate")]
     model, max_len = build_model(ctx, data)
+    explanation_method(ctx, model)  # refuse an impossible output.explain before training
     mask_seen = all(getattr(e, "mask_seen", True) for e in evaluators)
     eval_k = max(getattr(e, "max_k", 1) for e in evaluators)
     rankers = [e for e in evaluators if getattr(e, "kind", "ranking") == "ranking"]
@@ -246,9 +247,8 @@ def fit_and_evaluate(
     store.write_recommendations(  # empty slots (NO_ITEM) score -inf and are not stored
         ctx.run_id, data.user_ids, data.item_ids[np.maximum(top - 1, 0)], interest,
     )
-    if isinstance(model, PairwiseRecommender) and model.fusion.config.explain_top:
-        write_explanations(ctx, store, model, data, histories(VALID), top,
-                           history_ratings(VALID) if uses_ratings else None, max_len)
+    write_explanations(ctx, store, model, data, histories(VALID), top,
+                       history_ratings(VALID) if uses_ratings else None, max_len)
     done()
 
 
