@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from recsys_kit.errors import RecsysKitError
+from recsys_kit.runner.explain import first_users
 from recsys_kit.runner.occlusion import Reason, explain, occluded, occlusion_reasons
 from recsys_kit.store import ResultStore
 from recsys_kit.testing import tiny
@@ -108,3 +109,10 @@ def test_explain_switch(run_recipe, tmp_path: Path) -> None:
     _, trained = ResultStore.in_dir(tmp_path / "bad").query(
         "SELECT count(*) FROM metrics WHERE split = 'train'")
     assert trained == [(0,)]  # refused before training
+
+
+def test_occlusion_explains_the_first_users_as_the_tui_lists_them() -> None:
+    ids = np.array(["10", "2", "b", "1", "a", "100"])
+    assert ids[first_users(ids, 3)].tolist() == ["10", "2", "1"]  # token order kept
+    assert ids[first_users(ids, 5)].tolist() == ["10", "2", "b", "1", "100"]
+    assert first_users(ids, None).tolist() == [0, 1, 2, 3, 4, 5]

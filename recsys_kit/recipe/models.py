@@ -148,9 +148,10 @@ class OutputSection(Strict):
         "explain_top for attention, 5 for occlusion.",
     )
     explain_users: int | None = Field(
-        1000, ge=1,
-        description="Occlusion explains the first this many users (it scores one history per "
-        "history item); null explains every user. Attention always explains every user.",
+        100, ge=1,
+        description="Occlusion explains this many users, the first in user-id order (it "
+        "scores one history per history item, roughly max_len times the cost of ranking); "
+        "null explains every user. Attention always explains every user.",
     )
 
 

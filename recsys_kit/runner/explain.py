@@ -60,15 +60,26 @@ def write_explanations(
     return 0
 
 
+def first_users(user_ids: np.ndarray, n: int | None) -> np.ndarray:
+    """Indices of the first ``n`` users (all when None) in the order the TUI lists them:
+    numeric ids by value, before the others by text."""
+    ids = user_ids.astype(str)
+    numeric = np.char.isdigit(ids)
+    values = np.where(numeric, np.char.zfill(ids, max(map(len, ids), default=0)), "")
+    order = np.lexsort((ids, values, ~numeric))
+    return np.sort(order[:n]) if n is not None else np.arange(len(ids))
+
+
 def write_occlusion(
     ctx: RunContext, store: ResultStore, model: torch.nn.Module, data: SequenceData,
     histories: Sequence[np.ndarray], top: np.ndarray,
     ratings: Sequence[np.ndarray] | None, max_len: int,
 ) -> int:
-    """Store, per recommendation of the first ``output.explain_users`` users, the history
-    items whose removal lowers its score most (weight = the score drop)."""
+    """Store, per recommendation of the first ``output.explain_users`` users (see
+    :func:`first_users`), the history items whose removal lowers its score most (weight =
+    the score drop, in the model's raw score)."""
     output = ctx.loaded.recipe.output
-    users = np.arange(min(output.explain_users or len(top), len(top)))
+    users = first_users(data.user_ids, output.explain_users)
     started = time.perf_counter()
     reasons = occlusion_reasons(
         model, [histories[u] for u in users], top[users],
