@@ -114,5 +114,5 @@ def test_explain_switch(run_recipe, tmp_path: Path) -> None:
 def test_occlusion_explains_the_first_users_as_the_tui_lists_them() -> None:
     ids = np.array(["10", "2", "b", "1", "a", "100"])
     assert ids[first_users(ids, 3)].tolist() == ["10", "2", "1"]  # token order kept
-    assert ids[first_users(ids, 5)].tolist() == ["10", "2", "b", "1", "100"]
+    assert ids[first_users(ids, 5)].tolist() == ["10", "2", "1", "a", "100"]
     assert first_users(ids, None).tolist() == [0, 1, 2, 3, 4, 5]
