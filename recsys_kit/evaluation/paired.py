@@ -87,7 +87,7 @@ def bootstrap_ci(diff: np.ndarray, resamples: int, seed: int,
 def paired(a: np.ndarray, b: np.ndarray, *, resamples: int = 10_000, seed: int = 0
            ) -> PairedResult:
     """Compare per-user values ``a`` and ``b`` (aligned: the same user at each index); pairs
-    where either is NaN are left out."""
+    where either is NaN are left out. ``resamples=0`` skips the bootstrap (CI NaN)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     keep = ~(np.isnan(a) | np.isnan(b))
     a, b = a[keep], b[keep]
@@ -107,5 +107,5 @@ def paired(a: np.ndarray, b: np.ndarray, *, resamples: int = 10_000, seed: int =
         else:
             t = mean / (sd / math.sqrt(n))
             p = t_two_sided_p(t, n - 1)
-        low, high = bootstrap_ci(diff, resamples, seed)
+        low, high = bootstrap_ci(diff, resamples, seed) if resamples else (math.nan, math.nan)
     return PairedResult(n, float(a.mean()), float(b.mean()), mean, t, p, low, high)
