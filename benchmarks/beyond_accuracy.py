@@ -45,10 +45,12 @@ def run(recipe: str, minutes: float, out_dir: Path) -> list[tuple[str, dict[str,
 def main() -> None:
     """Parse arguments, run, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", nargs="*", choices=[*RECIPES, []],
-                        help="ml-1m and/or beauty (default: both)")
+    parser.add_argument("datasets", nargs="*", help="ml-1m and/or beauty (default: both)")
     parser.add_argument("--minutes", type=float, default=3.0, help="train.max_minutes")
     args = parser.parse_args()
+    unknown = sorted(set(args.datasets) - set(RECIPES))
+    if unknown:
+        parser.error(f"unknown dataset {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
     rows = []
     for name in args.datasets or list(RECIPES):
         started = time.perf_counter()
