@@ -100,7 +100,8 @@ def occlusion_reasons(
                            **extra).float().cpu().numpy()
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         for u, first, size in zip(users, starts, sizes, strict=True):
-            drops = scores[first] - scores[first + 1:first + size]  # (n, K)
+            with np.errstate(invalid="ignore"):  # empty slots may score -inf - -inf
+                drops = scores[first] - scores[first + 1:first + size]  # (n, K)
             out.append(_strongest(drops, variants[u][1], histories[u], recommended[u], keep))
     return out
 
