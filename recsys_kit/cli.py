@@ -1,5 +1,4 @@
-"""The `recsys-kit` command: run, validate, plugins, schema, sql, tui, recommend, serve,
-feedback."""
+"""The `recsys-kit` command line: one function per command (`recsys-kit --help` lists them)."""
 
 from __future__ import annotations
 
@@ -233,6 +232,40 @@ def _print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
         out.print(table)
     else:
         raise RecsysKitError(f"Unknown --format '{fmt}'; use table, csv or json.")
+
+
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="Run A (the baseline).")],
+    run_b: Annotated[str, typer.Argument(help="Run B; differences are B - A.")],
+    results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", "-m", help="A metric to compare, e.g. ndcg@10 (repeatable; default: every "
+        "metric both runs have per user).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Pair users by id even when the runs used different data.")] = False,
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """Are two runs' test metrics really different? A paired test over the users both runs
+    evaluated: mean difference B - A, paired t-test p-value, bootstrap 95 % CI, users."""
+    from recsys_kit.evaluation.compare_runs import compare_runs
+
+    c = compare_runs(results, run_a, run_b, metric, force=force, resamples=resamples, seed=seed)
+    table = Table(title=f"B - A over users in both: A {escape(c.name_a)} ({escape(c.a)}), "
+                  f"B {escape(c.name_b)} ({escape(c.b)})", title_justify="left")
+    for column in ("metric", "A", "B", "B - A", "95% CI", "p", "users"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for m in c.metrics:
+        s = m.stats
+        significant = s.p_value < 0.05
+        table.add_row(escape(m.metric), f"{s.mean_a:.4f}", f"{s.mean_b:.4f}",
+                      f"{'[bold]' if significant else ''}{s.mean_diff:+.4f}",
+                      f"[{s.ci_low:+.4f}, {s.ci_high:+.4f}]", f"{s.p_value:.3g}", f"{s.n:,}")
+    out.print(table)
+    note = "" if c.same_data else " [yellow]The runs used different data (--force).[/]"
+    out.print(f"[dim]paired t-test (two-sided) and bootstrap CI ({resamples:,} resamples, seed "
+              f"{seed}); bold: p < 0.05.[/]{note}", highlight=False)
 
 
 @app.command()

@@ -215,7 +215,8 @@ def test_a_reader_holding_the_file_costs_the_run_nothing(
     monkeypatch.setattr(results, "WRITE_WAIT_S", 0.2)
     hold = HoldTheFile(seconds=6)
     plugins = make_plugins(extra=[hold])
-    loaded = validate_mapping(tiny(tmp_path / "runs"), plugins.registry)
+    # No explanations: the run must end while the file is still held.
+    loaded = validate_mapping(tiny(tmp_path / "runs", "output.explain=none"), plugins.registry)
     console = Console(record=True, width=300)
     [outcome] = Runner(plugins, console).run(loaded)
     assert hold.holder is not None

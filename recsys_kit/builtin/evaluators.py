@@ -1,5 +1,6 @@
 """Built-in evaluators: ranking metrics over a full-catalogue ranking; rating error (RMSE, MAE)
-of predicted ratings of held-out interactions."""
+of predicted ratings of held-out interactions; metrics beyond accuracy (coverage, Gini,
+novelty, popularity, diversity) of the top-K lists."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import numpy as np
 from pydantic import AfterValidator, Field
 
 from recsys_kit.builtin.fields import Positive, unique
+from recsys_kit.errors import RecsysKitError
+from recsys_kit.evaluation import beyond_accuracy as ba
+from recsys_kit.evaluation.context import EvalContext
 from recsys_kit.hookspecs import hookimpl
 from recsys_kit.predictions import PairPredictions
 from recsys_kit.ranking import Ranking
@@ -138,6 +142,96 @@ class RatingEvaluator:
         return EvalResult(metrics=metrics, per_user=per_user, users=uniq)
 
 
+BeyondMetric = Literal["coverage", "gini", "novelty", "arp", "ild"]
+
+
+class BeyondAccuracyConfig(StageConfig):
+    """Coverage, Gini of exposure, novelty, average popularity and intra-list diversity of
+    the top-K lists (seen items masked), on validation and test."""
+
+    metrics: Annotated[list[BeyondMetric], AfterValidator(unique)] = Field(
+        default_factory=lambda: ["coverage", "gini", "novelty", "arp", "ild"], min_length=1,
+        description="coverage (share of the catalogue recommended to anyone), gini (of item "
+        "exposure), novelty (mean -log2 training popularity share), arp (average recommended "
+        "popularity, in training interactions), ild (intra-list diversity).",
+    )
+    k: Annotated[list[Positive], AfterValidator(unique)] = Field(
+        default_factory=lambda: [10], min_length=1,
+        description="Cut-offs: the top-K lists measured, e.g. [10, 20].")
+    diversity: str = Field(
+        "model", min_length=1,
+        description="What ild compares items by: `model` (the model's item vectors; models "
+        "without an item table, such as popularity, then report no ild), or the name of a "
+        "categorical item side column such as `genres`.",
+    )
+    separator: str = Field(
+        "|", min_length=1,
+        description="Separator of several categories in the `diversity` side column.")
+
+    def metric_names(self) -> list[str]:
+        """Every ``name@k`` this evaluator reports."""
+        return [f"{m}@{k}" for m in self.metrics for k in self.k]
+
+
+class BeyondAccuracyEvaluator:
+    """Metrics beyond accuracy; novelty, arp and ild also per user (coverage and Gini are
+    properties of the whole catalogue). Measured over the users with a target."""
+
+    kind = "ranking"
+    mask_seen = True
+    test_candidates = "all"
+
+    def __init__(self, config: BeyondAccuracyConfig) -> None:
+        self.config = config
+
+    @property
+    def max_k(self) -> int:
+        """Largest cut-off."""
+        return max(self.config.k)
+
+    def _diversity_vectors(self, context: EvalContext) -> np.ndarray | None:
+        source = self.config.diversity
+        if source == "model":
+            return context.item_vectors
+        if source not in context.item_side:
+            have = ", ".join(sorted(context.item_side)) or "none"
+            raise RecsysKitError(
+                f"beyond_accuracy's diversity is '{source}', which is no item side column of "
+                f"this data (it has: {have}). Set params.diversity to one of them, or `model`.")
+        return ba.category_vectors(context.item_side[source], self.config.separator)
+
+    def evaluate(self, ranking: Ranking, context: EvalContext) -> EvalResult:
+        """The metrics of the users that have targets."""
+        lens = np.fromiter((len(t) for t in ranking.targets), np.int64, len(ranking.targets))
+        rows = np.flatnonzero(lens)
+        wanted = set(self.config.metrics)
+        share = context.popularity_share()
+        vectors = self._diversity_vectors(context) if "ild" in wanted else None
+        metrics: dict[str, float] = {}
+        per_user: dict[str, np.ndarray] = {}
+        for k in self.config.k:
+            top = ranking.items[rows, :k]
+            for name in self.config.metrics:
+                if name == "coverage":
+                    metrics[f"coverage@{k}"] = ba.coverage(top, context.n_items)
+                elif name == "gini":
+                    metrics[f"gini@{k}"] = ba.gini(top, context.n_items)
+                elif name == "novelty":
+                    per_user[f"novelty@{k}"] = ba.novelty(top, share)
+                elif name == "arp":
+                    per_user[f"arp@{k}"] = ba.average_popularity(top, context.item_counts)
+                elif vectors is not None:  # ild, where the items have vectors
+                    per_user[f"ild@{k}"] = ba.intra_list_diversity(top, vectors)
+        metrics.update({key: _mean(v) for key, v in per_user.items()})
+        return EvalResult(metrics=metrics, per_user=per_user, users=ranking.users[rows])
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean over users with a value (NaN when none has one)."""
+    kept = values[~np.isnan(values)]
+    return float(kept.mean()) if len(kept) else float("nan")
+
+
 @hookimpl
 def register_stages() -> list[StageSpec]:
     """The built-in evaluators."""
@@ -146,4 +240,7 @@ def register_stages() -> list[StageSpec]:
                   "HR, NDCG, MRR, Recall, Precision at K; full ranking, seen items masked."),
         StageSpec(Family.EVALUATOR, "rating", RatingConfig, RatingEvaluator,
                   "RMSE and MAE of predicted ratings of held-out interactions."),
+        StageSpec(Family.EVALUATOR, "beyond_accuracy", BeyondAccuracyConfig,
+                  BeyondAccuracyEvaluator,
+                  "Coverage, Gini, novelty, popularity and diversity of the top-K lists."),
     ]

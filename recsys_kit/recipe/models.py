@@ -140,6 +140,24 @@ class OutputSection(Strict):
         "an mlp/bce scorer, predicted rating for mlp/mse, raw score otherwise): "
         "R_u = {i | I_u(i) > threshold}, still at most top_k per user.",
     )
+    explain: Literal["auto", "attention", "occlusion", "none"] = Field(
+        "auto",
+        description="How stored recommendations are explained (the `explanations` table): "
+        "`attention` (target-attention weights; needs the target_attention fusion), "
+        "`occlusion` (score drop when one history item is removed; any model), `none`. "
+        "`auto`: attention where the fusion has it, else occlusion.",
+    )
+    explain_top: int | None = Field(
+        None, ge=1,
+        description="History items stored per recommendation; default: the fusion's "
+        "explain_top for attention, 5 for occlusion.",
+    )
+    explain_users: int | None = Field(
+        100, ge=1,
+        description="Occlusion explains this many users, the first in user-id order (it "
+        "scores one history per history item, roughly max_len times the cost of ranking); "
+        "null explains every user. Attention always explains every user.",
+    )
 
 
 class Recipe(Strict):

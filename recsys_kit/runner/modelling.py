@@ -15,6 +15,7 @@ import torch
 from recsys_kit.columns import SPLIT_NAMES, TEST, TRAIN, VALID
 from recsys_kit.data import SequenceData
 from recsys_kit.errors import RecsysKitError
+from recsys_kit.evaluation.context import EvalContext, evaluate_with
 from recsys_kit.nn.batches import training_rows
 from recsys_kit.nn.encoders.combine import ItemCombiner
 from recsys_kit.nn.fusion.pairwise import PairwiseRecommender
@@ -25,7 +26,7 @@ from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.trainer import Trainer
 from recsys_kit.ranking import NO_ITEM, Ranking
 from recsys_kit.runner.context import RunContext
-from recsys_kit.runner.explain import write_explanations
+from recsys_kit.runner.explain import explanation_method, write_explanations
 from recsys_kit.runner.memory import check_fits, estimate
 from recsys_kit.store import ResultStore
 
@@ -143,6 +144,7 @@ def fit_and_evaluate(
     recipe = ctx.loaded.recipe
     evaluators = [s.build() for s in ctx.loaded.stage_list("evaluate")]
     model, max_len = build_model(ctx, data)
+    explanation_method(ctx, model)  # refuse an impossible output.explain before training
     mask_seen = all(getattr(e, "mask_seen", True) for e in evaluators)
     eval_k = max(getattr(e, "max_k", 1) for e in evaluators)
     rankers = [e for e in evaluators if getattr(e, "kind", "ranking") == "ranking"]
@@ -176,18 +178,19 @@ def fit_and_evaluate(
     def evaluate(history_upto: int, target: int, test_ranking: Ranking | None = None
                  ) -> tuple[dict[str, float], list]:
         results = []
+        context = eval_context(model, data, SPLIT_NAMES[target])
         if rankers:
             r = test_ranking if test_ranking is not None else ranking(history_upto, target, eval_k)
             cold = None
             for e in rankers:
                 if target == TEST and getattr(e, "test_candidates", "all") == "cold":
                     cold = cold or ranking(history_upto, target, eval_k, True, cold_items(data))
-                    results.append(e.evaluate(cold))
+                    results.append(evaluate_with(e, cold, context))
                 else:
-                    results.append(e.evaluate(r))
+                    results.append(evaluate_with(e, r, context))
         if raters:
             pairs = predictions(history_upto, target)
-            results += [e.evaluate(pairs) for e in raters]
+            results += [evaluate_with(e, pairs, context) for e in raters]
         return {k: v for res in results for k, v in res.metrics.items()}, results
 
     def validate() -> dict[str, float]:
@@ -244,10 +247,23 @@ def fit_and_evaluate(
     store.write_recommendations(  # empty slots (NO_ITEM) score -inf and are not stored
         ctx.run_id, data.user_ids, data.item_ids[np.maximum(top - 1, 0)], interest,
     )
-    if isinstance(model, PairwiseRecommender) and model.fusion.config.explain_top:
-        write_explanations(ctx, store, model, data, histories(VALID), top,
-                           history_ratings(VALID) if uses_ratings else None, max_len)
+    write_explanations(ctx, store, model, data, histories(VALID), top,
+                       history_ratings(VALID) if uses_ratings else None, max_len)
     done()
+
+
+def eval_context(model: Model, data: SequenceData, split: str) -> EvalContext:
+    """What evaluators get besides the ranking; the item table only when one asks for it."""
+
+    @torch.no_grad()
+    def vectors() -> np.ndarray | None:
+        if not isinstance(model, SequenceRecommender):
+            return None
+        model.eval()
+        return model.item_table().float().cpu().numpy()
+
+    return EvalContext(split, data.item_ids, data.train_counts(), data.item_side,
+                       data.item_features, vectors)
 
 
 def _recommended(

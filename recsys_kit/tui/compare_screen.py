@@ -1,4 +1,5 @@
-"""Two runs compared: test metrics side by side, and the users they disagree on most."""
+"""Two runs compared: test metrics side by side with the paired t-test's p-value (is the
+difference real?), and the users they disagree on most."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from recsys_kit.evaluation.paired import PairedResult
 from recsys_kit.tui.formatting import fmt_delta, fmt_value
 from recsys_kit.tui.messages import UserRequested
 from recsys_kit.tui.queries import Comparison, ReadError
@@ -25,6 +27,14 @@ def _delta_style(value: float | None) -> str:
     if value is None or value == 0 or math.isnan(value):
         return "dim"
     return "green" if value > 0 else "red"
+
+
+def p_value_text(stats: PairedResult | None) -> Text:
+    """The p-value, bold below 0.05 (a difference unlikely to be chance), "—" when unknown."""
+    if stats is None or math.isnan(stats.p_value):
+        return Text("—", style="dim", justify="right")
+    shown = "<.001" if stats.p_value < 0.001 else f"{stats.p_value:.3f}".lstrip("0")
+    return Text(shown, style="bold" if stats.p_value < 0.05 else "dim", justify="right")
 
 
 class CompareScreen(Screen[None]):
@@ -52,7 +62,8 @@ class CompareScreen(Screen[None]):
         yield Static(id="compare-title")
         with Horizontal(id="compare-panes"):
             with Vertical(id="compare-metrics-pane"):
-                yield Label("test metrics (Δ = B − A)", classes="pane-title")
+                yield Label("test metrics (Δ = B − A)", id="compare-metrics-label",
+                            classes="pane-title")
                 yield DataTable(id="compare-metrics", cursor_type="row", zebra_stripes=True)
             with Vertical(id="disagree-pane"):
                 yield Label("users they disagree on", classes="pane-title")
@@ -72,13 +83,19 @@ class CompareScreen(Screen[None]):
             self.query_one("#compare-title", Static).update(Text(str(exc), style="red"))
             return
         self.comparison = c
-        self.query_one("#compare-title", Static).update(Text.assemble(
-            ("A ", "bold cyan"), c.name_a, (f" {c.a}\n", "dim"),
-            ("B ", "bold magenta"), c.name_b, (f" {c.b}", "dim")))
+        title = Text.assemble(("A ", "bold cyan"), c.name_a, (f" {c.a}\n", "dim"),
+                              ("B ", "bold magenta"), c.name_b, (f" {c.b}", "dim"))
+        if c.paired_note:
+            title.append(f"\nno p-values: {c.paired_note}", style="yellow")
+        self.query_one("#compare-title", Static).update(title)
+        users_paired = max((m.paired.n for m in c.metrics if m.paired), default=0)
+        self.query_one("#compare-metrics-label", Label).update(
+            f"Δ = B − A · p: paired t-test, {users_paired:,} users"
+            if users_paired else "test metrics (Δ = B − A)")
         metrics = self.query_one("#compare-metrics", DataTable)
         metrics.clear(columns=True)
         metrics.add_column("metric", key="metric")
-        for key, label in (("a", "A"), ("b", "B"), ("delta", "Δ"), ("rel", "Δ%")):
+        for key, label in (("a", "A"), ("b", "B"), ("delta", "Δ"), ("rel", "Δ%"), ("p", "p")):
             metrics.add_column(Text(label, justify="right"), key=key)
         for m in c.metrics:
             rel = "—" if m.relative is None else f"{100 * m.relative:+.1f}%"
@@ -86,7 +103,7 @@ class CompareScreen(Screen[None]):
             metrics.add_row(Text(m.key), Text(fmt_value(m.a), justify="right"),
                             Text(fmt_value(m.b), justify="right"),
                             Text(fmt_delta(m.delta), style=style, justify="right"),
-                            Text(rel, style=style, justify="right"))
+                            Text(rel, style=style, justify="right"), p_value_text(m.paired))
         users = self.query_one("#disagree", DataTable)
         users.clear(columns=True)
         users.add_column("user", key="user")

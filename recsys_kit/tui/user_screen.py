@@ -25,15 +25,26 @@ def _label(item_id: str, title: str | None) -> str:
     return f"{item_id} · {title}" if title else item_id
 
 
+#: What each method's weight means, as the "why" panel says it.
+METHOD_WEIGHTS = {"attention": "attention weight",
+                  "occlusion": "score drop when removed (occlusion)"}
+
+
 def explanation_text(view: UserView, rank: int) -> Text:
-    """The history items behind recommendation ``rank``, with weight bars."""
+    """The history items behind recommendation ``rank``, with weight bars and the method."""
+    method = view.explanation_method
     rows = view.explanations.get(rank)
+    if method is None:
+        return Text("No explanations stored for this run (output.explain).", style="dim")
     if not view.explanations:
-        return Text("No attention explanations stored for this run.", style="dim")
+        more = (": occlusion explains the first output.explain_users users"
+                if method == "occlusion" else "")
+        return Text(f"No {method} explanation stored for this user{more}.", style="dim")
     if not rows:
-        return Text(f"No explanation stored for #{rank}.", style="dim")
+        return Text(f"No {method} explanation stored for #{rank}.", style="dim")
     top = max((w for _, _, w in rows if math.isfinite(w)), default=0.0) or 1.0
-    out = Text(f"why #{rank}: history items by attention weight\n", style="bold")
+    meaning = METHOD_WEIGHTS.get(method, f"{method} weight")
+    out = Text(f"why #{rank}: history items by {meaning}\n", style="bold")
     for item, title, weight in rows:
         filled = min(max(round(BAR * weight / top), 0), BAR) if math.isfinite(weight) else 0
         out.append("█" * filled + "░" * (BAR - filled), style="cyan")

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from rich.syntax import Syntax
-from textual.widgets import DataTable, Input, Static, TabbedContent
+from textual.widgets import DataTable, Input, Label, Static, TabbedContent
 
 from recsys_kit.tui.app import RecsysApp
 from recsys_kit.tui.compare_screen import CompareScreen
@@ -139,7 +139,10 @@ async def test_compare_shows_differences_and_jumps_to_users(make_app: MakeApp) -
         screen = app.screen
         assert isinstance(screen, CompareScreen) and (screen.a, screen.b) == (SASREC, POP)
         metrics = {r[0]: r for r in cells(screen.query_one("#compare-metrics", DataTable))}
-        assert metrics["ndcg@10"][1:] == ["0.2100", "0.0945", "-0.1155", "-55.0%"]
+        assert metrics["ndcg@10"][1:] == ["0.2100", "0.0945", "-0.1155", "-55.0%", "<.001"]
+        assert metrics["hr@10"][-1] == "—"  # no per-user values of it
+        label = str(screen.query_one("#compare-metrics-label", Label).render())
+        assert "paired t-test, 12 users" in label
         users = cells(screen.query_one("#disagree", DataTable))
         first = users[0][0]
         assert users[0][1] == "4/10"

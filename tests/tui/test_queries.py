@@ -73,6 +73,14 @@ def test_compare_orders_users_by_disagreement(fixture_results: Path) -> None:
     assert ndcg.delta == pytest.approx(0.0945 - 0.21)
     shared = [u.shared / u.k for u in c.users]
     assert shared == sorted(shared) and len(c.users) == 12
+    assert ndcg.paired is not None and ndcg.paired.n == 12 and ndcg.paired.p_value < 0.001
+    assert c.paired_note is None
+
+
+def test_compare_says_why_there_are_no_p_values(fixture_results: Path) -> None:
+    c = Reader(fixture_results).compare(SASREC, BERT)  # the failed run has no per-user file
+    assert all(m.paired is None for m in c.metrics)
+    assert c.paired_note is not None and "no per-user test metrics" in c.paired_note
 
 
 def test_sql_reads_and_refuses_writes(fixture_results: Path) -> None:

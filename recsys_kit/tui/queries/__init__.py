@@ -54,10 +54,12 @@ class Reader:
         """Changes whenever the file (or its WAL) does."""
         return signature(self.path)
 
-    def _read(self, query: Callable[..., T], *args: object, wait_s: float | None = None) -> T:
+    def _read(self, query: Callable[..., T], *args: object, wait_s: float | None = None,
+              allow_artifacts: bool = False) -> T:
         """Run ``query(con, *args)`` on a fresh read-only connection; failures as ReadError."""
         try:
-            with connect(self.path, self.wait_s if wait_s is None else wait_s) as con:
+            with connect(self.path, self.wait_s if wait_s is None else wait_s,
+                         allow_artifacts) as con:
                 return query(con, *args)
         except duckdb.Error as exc:
             raise unreadable(self.path, exc) from exc
@@ -87,8 +89,8 @@ class Reader:
         return self._read(users.sample_users, run_id)
 
     def compare(self, a: str, b: str) -> Comparison:
-        """Runs ``a`` and ``b`` compared."""
-        return self._read(_compare.compare, a, b)
+        """Runs ``a`` and ``b`` compared (with paired statistics from their per-user files)."""
+        return self._read(_compare.compare, a, b, allow_artifacts=True)
 
     def sql(self, text: str, *, timeout_s: float | None = None,
             stopper: Stopper | None = None) -> SqlResult:

@@ -1,4 +1,5 @@
-"""Two runs side by side: test metrics with differences, and the users they disagree on."""
+"""Two runs side by side: test metrics with differences (and, from the per-user files, the
+paired t-test's p-value), and the users they disagree on."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from dataclasses import dataclass
 
 import duckdb
 
+from recsys_kit.errors import RecsysKitError
+from recsys_kit.evaluation.compare_runs import paired_metrics
+from recsys_kit.evaluation.paired import PairedResult
 from recsys_kit.tui.formatting import metric_key
 
 
@@ -16,6 +20,8 @@ class MetricDiff:
     key: str
     a: float | None
     b: float | None
+    #: Paired over the users both runs evaluated, where both have per-user values.
+    paired: PairedResult | None = None
 
     @property
     def delta(self) -> float | None:
@@ -49,6 +55,8 @@ class Comparison:
     name_b: str
     metrics: list[MetricDiff]
     users: list[Disagreement]
+    #: Why there are no paired statistics (different data, no per-user file), else None.
+    paired_note: str | None = None
 
 
 def _test_metrics(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float]:
@@ -64,7 +72,8 @@ def compare(con: duckdb.DuckDBPyConnection, a: str, b: str, limit: int = 200) ->
     ma, mb = _test_metrics(con, a), _test_metrics(con, b)
     keys = sorted(set(ma) | set(mb), key=lambda s: (s.split("@")[0], int(s.split("@")[1])
                                                      if "@" in s else 0))
-    metrics = [MetricDiff(k, ma.get(k), mb.get(k)) for k in keys]
+    stats, note = _paired(con, a, b)
+    metrics = [MetricDiff(k, ma.get(k), mb.get(k), stats.get(k)) for k in keys]
     rows = con.execute("""
         WITH ra AS (SELECT user_id, item_id, rank FROM recommendations WHERE run_id = $a),
              rb AS (SELECT user_id, item_id, rank FROM recommendations WHERE run_id = $b),
@@ -96,4 +105,15 @@ def compare(con: duckdb.DuckDBPyConnection, a: str, b: str, limit: int = 200) ->
         LIMIT $limit
     """, {"a": a, "b": b, "limit": limit}).fetchall()
     return Comparison(a, b, names.get(a, a), names.get(b, b), metrics,
-                      [Disagreement(*r) for r in rows])
+                      [Disagreement(*r) for r in rows], note)
+
+
+def _paired(con: duckdb.DuckDBPyConnection, a: str, b: str
+            ) -> tuple[dict[str, PairedResult], str | None]:
+    """Paired t-tests of every per-user metric (no bootstrap: `recsys-kit compare` gives the
+    CI), or why there are none."""
+    try:
+        c = paired_metrics(con, a, b, resamples=0)
+    except RecsysKitError as exc:
+        return {}, str(exc)
+    return {m.metric: m.stats for m in c.metrics}, None

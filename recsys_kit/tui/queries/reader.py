@@ -46,8 +46,10 @@ def _is_lock_conflict(exc: BaseException) -> bool:
 
 
 @contextmanager
-def connect(path: Path, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to ``path``, closed on exit.
+def connect(path: Path, wait_s: float,
+            allow_artifacts: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to ``path``, closed on exit (``allow_artifacts``: it may also
+    read the files runs wrote under the results file's artifacts/ folder).
 
     DuckDB lets nobody open a file that another process holds read-write, so a writer's
     transaction shows up as :class:`Busy` after ``wait_s`` seconds of retrying. Any other
@@ -59,7 +61,8 @@ def connect(path: Path, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
                         "it (`recsys-kit run recipes/quickstart.yaml`), or pass --results.")
     stack = ExitStack()
     try:
-        con = stack.enter_context(open_readonly(path, wait_s=wait_s))
+        con = stack.enter_context(open_readonly(path, wait_s=wait_s,
+                                                 allow_artifacts=allow_artifacts))
     except (StoreError, duckdb.Error) as exc:
         if _is_lock_conflict(exc):
             raise Busy(f"The results file is busy (a run is writing to it): {exc}") from exc

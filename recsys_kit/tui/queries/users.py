@@ -1,4 +1,5 @@
-"""One user under one run: history, top-K, the held-out item and attention explanations."""
+"""One user under one run: history, top-K, the held-out item and the explanations (target
+attention or occlusion) of its recommendations."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ class UserView:
     test_items: list[HistoryItem]
     #: rank -> [(history item id, title, weight)], heaviest first.
     explanations: dict[int, list[tuple[str, str | None, float]]] = field(default_factory=dict)
+    #: How the run explained its recommendations (``attention``, ``occlusion``, ...); None
+    #: when it stored no explanation at all.
+    explanation_method: str | None = None
 
     def test_rank(self) -> int | None:
         """Rank of the held-out test item in the top-K, or None when it is not there."""
@@ -72,12 +76,13 @@ def user_view(con: duckdb.DuckDBPyConnection, run_id: str, user_id: str) -> User
         "WHERE r.run_id = ? AND r.user_id = ? ORDER BY r.rank", [key, run_id, user_id]).fetchall()]
     if not history and not recs:
         return None
+    method = explanation_method(con, run_id)
     explanations: dict[int, list[tuple[str, str | None, float]]] = {}
     for rank, item, title, weight in con.execute(
         "SELECT e.rank, e.history_item_id, t.title, e.weight FROM explanations e "
         "LEFT JOIN items t ON t.data_key = ? AND t.item_id = e.history_item_id "
-        "WHERE e.run_id = ? AND e.user_id = ? ORDER BY e.rank, e.weight DESC",
-        [key, run_id, user_id]).fetchall():
+        "WHERE e.run_id = ? AND e.user_id = ? AND e.method = ? ORDER BY e.rank, e.weight DESC",
+        [key, run_id, user_id, method]).fetchall():
         explanations.setdefault(rank, []).append((item, title, weight))
     return UserView(
         run_id, name, user_id,
@@ -85,7 +90,17 @@ def user_view(con: duckdb.DuckDBPyConnection, run_id: str, user_id: str) -> User
         recommendations=recs,
         test_items=[h for h in history if h.split == "test"],
         explanations=explanations,
+        explanation_method=method,
     )
+
+
+def explanation_method(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    """The method whose explanations the user screen shows: attention when the run stored
+    it, else the first other method stored; None when there are none."""
+    methods = [r[0] for r in con.execute(
+        "SELECT DISTINCT method FROM explanations WHERE run_id = ? ORDER BY method <> "
+        "'attention', method", [run_id]).fetchall()]
+    return methods[0] if methods else None
 
 
 #: The run's users: those it recommended to, and every user of the dataset it trained on.

@@ -1,0 +1,3 @@
+"""Evaluation beyond the built-in stages' own code: what an evaluator receives
+(:mod:`.context`), beyond-accuracy metrics (:mod:`.beyond_accuracy`) and paired statistics
+between runs (:mod:`.paired`, :mod:`.compare_runs`). Nothing here imports torch."""
