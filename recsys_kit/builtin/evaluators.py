@@ -3,28 +3,19 @@ of predicted ratings of held-out interactions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import AfterValidator, Field
 
 from recsys_kit.builtin.fields import Positive, unique
+from recsys_kit.evaluation.result import EvalResult
 from recsys_kit.hookspecs import hookimpl
 from recsys_kit.predictions import PairPredictions
 from recsys_kit.ranking import Ranking
 from recsys_kit.stages import Family, StageConfig, StageSpec
 
 MetricName = Literal["hr", "ndcg", "mrr", "recall", "precision"]
-
-
-@dataclass
-class EvalResult:
-    """Mean metrics keyed ``name@k``, and the per-user values behind them."""
-
-    metrics: dict[str, float]
-    per_user: dict[str, np.ndarray]
-    users: np.ndarray
 
 
 class RankingConfig(StageConfig):

@@ -1,0 +1,1 @@
+"""What evaluators hand back (and, later, what they receive), apart from the built-in ones."""
