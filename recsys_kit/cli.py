@@ -1,4 +1,4 @@
-"""The `recsys-kit` command: run, validate, plugins, schema, sql, tui."""
+"""The `recsys-kit` command: run, sweep, validate, plugins, schema, sql, tui."""
 
 from __future__ import annotations
 
@@ -148,6 +148,45 @@ def _print_outcomes(outcomes: list[RunOutcome], out_dir: str) -> None:
     results = escape(str(Path(out_dir) / "results.duckdb"))
     out.print(f"results: {results}  —  try "
               f"`recsys-kit sql \"SELECT * FROM metrics WHERE split = 'test'\"`", highlight=False)
+
+
+@app.command()
+def sweep(
+    recipe: Annotated[Path | None, typer.Argument(help="Recipe YAML file.")] = None,
+    grid: Annotated[list[str] | None, typer.Option(
+        "--grid", metavar="KEY=V1,V2", help="Values of one recipe key to try (repeatable: "
+        "every combination runs).")] = None,
+    optuna: Annotated[int | None, typer.Option(
+        "--optuna", metavar="N", help="Run N trials proposed by Optuna over the --param "
+        "ranges (the sweep extra).")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", metavar="KEY=KIND:...", help="An Optuna range: float:LOW:HIGH[:log], "
+        "int:LOW:HIGH[:log] or choice:A,B,... (repeatable).")] = None,
+    parallel: Annotated[int, typer.Option(
+        help="Trials at once, each in its own process (at most one per CPU core, or one per "
+        "GPU).")] = 1,
+    metric: Annotated[str | None, typer.Option(
+        help="Validation metric trials are compared on (default: train.monitor).")] = None,
+    set_: SetOption = None,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", metavar="SWEEP_ID", help="Continue an interrupted sweep: finished trials "
+        "are kept, interrupted ones resume, the rest run.")] = None,
+    results: Annotated[Path, typer.Option(
+        help="Results file holding the sweep to resume (with --resume).")] = Path(
+        "runs/results.duckdb"),
+) -> None:
+    """Run a recipe over a grid or an Optuna search; each trial is an ordinary run, tagged
+    with the sweep's id (`sweeps` table, `runs.sweep_id`); print the best settings."""
+    from recsys_kit.interrupts import handling_stops
+    from recsys_kit.sweeps.command import sweep as run_sweep
+
+    with handling_stops():
+        try:
+            run_sweep(_plugins(), out, err, recipe=recipe, overrides=set_ or [],
+                      grid=grid or [], optuna=optuna, params=param or [], metric=metric,
+                      parallel=parallel, resume=resume, results=results)
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(_stop_exit_code(exc)) from None
 
 
 @app.command()
