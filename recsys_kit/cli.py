@@ -189,6 +189,35 @@ def sweep(
             raise typer.Exit(_stop_exit_code(exc)) from None
 
 
+data_app = typer.Typer(help="Public datasets the shipped recipes read: download, check, "
+                       "convert.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("get")
+def data_get(
+    name: Annotated[str, typer.Argument(help="ml-1m, ml-100k, beauty or scientific.")],
+    dir: Annotated[Path, typer.Option(
+        "--dir", help="Folder to put the dataset's folder in (what RECSYS_KIT_DATA points "
+        "recipes at).")] = Path("data"),
+    mirror: Annotated[str | None, typer.Option(
+        help="Base URL of a copy holding <name>/<file> (default: RECSYS_KIT_DATA_MIRROR, "
+        "else the original sources).")] = None,
+) -> None:
+    """Download a dataset, check its checksums, convert it for the recipes (resumable: run
+    it again after an interruption)."""
+    from recsys_kit.datasets.get import dataset, get
+
+    folder = get(name, dir, mirror,
+                 lambda line: err.print(escape(line), highlight=False, soft_wrap=True))
+    info = dataset(name)
+    out.print(f"[green]ready[/] {escape(str(folder))}", highlight=False)
+    if info.note:
+        out.print(f"note: {escape(info.note)}", highlight=False)
+    out.print(f"run: RECSYS_KIT_DATA={escape(str(dir))} recsys-kit run {info.recipe}",
+              highlight=False, soft_wrap=True)
+
+
 @app.command()
 def plugins() -> None:
     """List every installed stage (family, name, distribution, version), failures and clashes."""
