@@ -153,6 +153,74 @@ def _print_outcomes(outcomes: list[RunOutcome], out_dir: str) -> None:
 
 
 @app.command()
+def sweep(
+    recipe: Annotated[Path | None, typer.Argument(help="Recipe YAML file.")] = None,
+    grid: Annotated[list[str] | None, typer.Option(
+        "--grid", metavar="KEY=V1,V2", help="Values of one recipe key to try (repeatable: "
+        "every combination runs).")] = None,
+    optuna: Annotated[int | None, typer.Option(
+        "--optuna", metavar="N", help="Run N trials proposed by Optuna over the --param "
+        "ranges (the sweep extra).")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", metavar="KEY=KIND:...", help="An Optuna range: float:LOW:HIGH[:log], "
+        "int:LOW:HIGH[:log] or choice:A,B,... (repeatable).")] = None,
+    parallel: Annotated[int, typer.Option(
+        help="Trials at once, each in its own process (at most one per CPU core, or one per "
+        "GPU).")] = 1,
+    metric: Annotated[str | None, typer.Option(
+        help="Validation metric trials are compared on (default: train.monitor).")] = None,
+    set_: SetOption = None,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", metavar="SWEEP_ID", help="Continue an interrupted sweep: finished trials "
+        "are kept, interrupted ones resume, the rest run.")] = None,
+    results: Annotated[Path, typer.Option(
+        help="Results file holding the sweep to resume (with --resume).")] = Path(
+        "runs/results.duckdb"),
+) -> None:
+    """Run a recipe over a grid or an Optuna search; each trial is an ordinary run, tagged
+    with the sweep's id (`sweeps` table, `runs.sweep_id`); print the best settings."""
+    from recsys_kit.interrupts import handling_stops
+    from recsys_kit.sweeps.command import sweep as run_sweep
+
+    with handling_stops():
+        try:
+            run_sweep(_plugins(), out, err, recipe=recipe, overrides=set_ or [],
+                      grid=grid or [], optuna=optuna, params=param or [], metric=metric,
+                      parallel=parallel, resume=resume, results=results)
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(_stop_exit_code(exc)) from None
+
+
+data_app = typer.Typer(help="Public datasets the shipped recipes read: download, check, "
+                       "convert.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("get")
+def data_get(
+    name: Annotated[str, typer.Argument(help="ml-1m, ml-100k, beauty or scientific.")],
+    dir: Annotated[Path, typer.Option(
+        "--dir", help="Folder to put the dataset's folder in (what RECSYS_KIT_DATA points "
+        "recipes at).")] = Path("data"),
+    mirror: Annotated[str | None, typer.Option(
+        help="Base URL of a copy holding <name>/<file> (default: RECSYS_KIT_DATA_MIRROR, "
+        "else the original sources).")] = None,
+) -> None:
+    """Download a dataset, check its checksums, convert it for the recipes (resumable: run
+    it again after an interruption)."""
+    from recsys_kit.datasets.get import dataset, get
+
+    folder = get(name, dir, mirror,
+                 lambda line: err.print(escape(line), highlight=False, soft_wrap=True))
+    info = dataset(name)
+    out.print(f"[green]ready[/] {escape(str(folder))}", highlight=False)
+    if info.note:
+        out.print(f"note: {escape(info.note)}", highlight=False)
+    out.print(f"run: RECSYS_KIT_DATA={escape(str(dir))} recsys-kit run {info.recipe}",
+              highlight=False, soft_wrap=True)
+
+
+@app.command()
 def plugins() -> None:
     """List every installed stage (family, name, distribution, version), failures and clashes."""
     loaded = _plugins(allow_clashes=True)

@@ -16,3 +16,8 @@ SPLIT_INTERACTIONS = "split_interactions"
 
 TRAIN, VALID, TEST = 0, 1, 2
 SPLIT_NAMES = {TRAIN: "train", VALID: "valid", TEST: "test"}
+
+#: Column names of the tables above and of ``recommendations``.
+USER_ID, ITEM_ID, TS = "user_id", "item_id", "ts"
+RATING, WEIGHT, ROW_NO = "rating", "weight", "row_no"
+SPLIT, RANK, SCORE = "split", "rank", "score"

@@ -15,6 +15,8 @@ from recsys_kit.recipe import load_recipe
 from recsys_kit.recipe.schema import recipe_json_schema
 from recsys_kit.store import ResultStore
 from recsys_kit.store.readonly import query
+import recsys_kit.api
+from recsys_kit.api import Family, StageConfig, StageSpec, hookimpl, EvalResult, Ranking
 plugins = make_plugins()
 load_recipe("recipes/quickstart.yaml", plugins.registry)
 recipe_json_schema(plugins.registry)

@@ -4,7 +4,6 @@ novelty, popularity, diversity) of the top-K lists."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
@@ -14,21 +13,13 @@ from recsys_kit.builtin.fields import Positive, unique
 from recsys_kit.errors import RecsysKitError
 from recsys_kit.evaluation import beyond_accuracy as ba
 from recsys_kit.evaluation.context import EvalContext
+from recsys_kit.evaluation.result import EvalResult
 from recsys_kit.hookspecs import hookimpl
 from recsys_kit.predictions import PairPredictions
 from recsys_kit.ranking import Ranking
 from recsys_kit.stages import Family, StageConfig, StageSpec
 
 MetricName = Literal["hr", "ndcg", "mrr", "recall", "precision"]
-
-
-@dataclass
-class EvalResult:
-    """Mean metrics keyed ``name@k``, and the per-user values behind them."""
-
-    metrics: dict[str, float]
-    per_user: dict[str, np.ndarray]
-    users: np.ndarray
 
 
 class RankingConfig(StageConfig):

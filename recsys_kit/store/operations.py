@@ -171,8 +171,39 @@ def add_feedback(con: Connection, *, run_id: str, events: Mapping[str, np.ndarra
         "received_at, ? AS source FROM fb ON CONFLICT DO NOTHING", [run_id, at, source])
 
 
+# -- sweeps (recsys-kit sweep) -----------------------------------------------------------------
+
+
+def start_sweep(con: Connection, *, sweep_id: str, name: str, method: str,
+                space: Mapping[str, Any], n_trials: int, metric: str, direction: str,
+                recipe: Mapping[str, Any], source: str, at: datetime) -> None:
+    """Insert the sweep's row (``running``); a resumed sweep is ``running`` again."""
+    con.execute(
+        "INSERT INTO sweeps (sweep_id, name, method, space, n_trials, metric, direction, recipe, "
+        "recipe_source, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?) "
+        "ON CONFLICT DO UPDATE SET status = 'running', ended_at = NULL",
+        [sweep_id, name, method, json.dumps(space), n_trials, metric, direction,
+         json.dumps(recipe), source, at],
+    )
+
+
+def tag_trial(con: Connection, *, run_id: str, sweep_id: str, trial: int,
+              params: Mapping[str, Any], at: datetime) -> None:
+    """Mark run ``run_id`` as trial ``trial`` of the sweep, with the params it set."""
+    con.execute("UPDATE runs SET sweep_id = ?, trial = ?, trial_params = ? WHERE run_id = ?",
+                [sweep_id, trial, json.dumps(params), run_id])
+
+
+def finish_sweep(con: Connection, *, sweep_id: str, status: str, best_run_id: str | None,
+                 at: datetime) -> None:
+    """Put the sweep in its end state (``completed`` or ``interrupted``) with its best run."""
+    con.execute("UPDATE sweeps SET status = ?, ended_at = ?, best_run_id = ? WHERE sweep_id = ?",
+                [status, at, best_run_id, sweep_id])
+
+
 OPERATIONS: dict[str, Callable[..., None]] = {
     fn.__name__: fn for fn in (start_run, restart_run, set_data_key, finish_run, log_metrics,
                                write_recommendations, write_explanations, add_artifact,
-                               write_dataset, add_feedback)
+                               write_dataset, add_feedback, start_sweep, tag_trial,
+                               finish_sweep)
 }

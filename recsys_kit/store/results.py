@@ -227,6 +227,22 @@ class ResultStore:
         An event whose ``event_id`` is already stored is skipped."""
         return self._write("add_feedback", run_id=run_id, events=dict(events), source=source)
 
+    # -- sweeps -----------------------------------------------------------------------------
+
+    def start_sweep(self, sweep_id: str, **row: Any) -> None:
+        """Insert (or, resumed, reopen) a sweep's row; ``row`` as in ``operations.start_sweep``."""
+        self._write("start_sweep", sweep_id=sweep_id, **row)
+
+    def tag_trial(self, run_id: str, sweep_id: str, trial: int, params: Mapping[str, Any]
+                  ) -> None:
+        """Record that run ``run_id`` is trial ``trial`` of a sweep, with its params."""
+        self._write("tag_trial", run_id=run_id, sweep_id=sweep_id, trial=trial,
+                    params=dict(params))
+
+    def finish_sweep(self, sweep_id: str, status: str, best_run_id: str | None) -> None:
+        """Put a sweep in its end state."""
+        self._write("finish_sweep", sweep_id=sweep_id, status=status, best_run_id=best_run_id)
+
     # -- reading ----------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:

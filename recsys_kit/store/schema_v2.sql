@@ -27,3 +27,25 @@ CREATE TABLE IF NOT EXISTS feedback (
     received_at TIMESTAMP NOT NULL,
     source VARCHAR NOT NULL
 );
+
+-- Sweeps (`recsys-kit sweep`): one row per sweep, and on each trial's run the sweep it belongs
+-- to, its trial number and the params it set, so that a sweep's runs can be grouped and a
+-- metric plotted against a parameter.
+CREATE TABLE IF NOT EXISTS sweeps (
+    sweep_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    method VARCHAR NOT NULL,
+    space JSON NOT NULL,
+    n_trials INTEGER NOT NULL,
+    metric VARCHAR NOT NULL,
+    direction VARCHAR NOT NULL,
+    recipe JSON NOT NULL,
+    recipe_source VARCHAR,
+    status VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    ended_at TIMESTAMP,
+    best_run_id VARCHAR
+);
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS sweep_id VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS trial INTEGER;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS trial_params JSON;

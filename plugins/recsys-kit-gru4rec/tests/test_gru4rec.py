@@ -12,11 +12,9 @@ from pydantic import ValidationError
 from recsys_kit_gru4rec.model import Gru4Rec, build_gru4rec
 from recsys_kit_gru4rec.stages import Gru4RecConfig
 
-from recsys_kit.errors import RecipeError
-from recsys_kit.nn.model import ModelShape, UserEncoder
+from recsys_kit.api import Family, ModelShape, RecipeError, UserEncoder
 from recsys_kit.plugins import Plugins
 from recsys_kit.recipe.loader import validate_mapping
-from recsys_kit.stages import Family
 from recsys_kit.testing import tiny
 
 DIST = "recsys-kit-gru4rec"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recsys_kit.nn.model import ModelShape, UserEncoder
+from recsys_kit.api import ModelShape, UserEncoder
 from recsys_kit_gru4rec.stages import Gru4RecConfig
 
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from recsys_kit.hookspecs import hookimpl
-from recsys_kit.stages import Family, StageConfig, StageSpec
+from recsys_kit.api import Family, StageConfig, StageSpec, hookimpl
 
 
 class Gru4RecConfig(StageConfig):
