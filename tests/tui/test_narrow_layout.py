@@ -1,7 +1,12 @@
-"""The Error tab puts the exception first; the Artifacts tab names the shared folder once."""
+"""What 80 columns by 24 rows must still show: the exception above its traceback, artifact
+files under their folder named once, whole status words in the runs list."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from recsys_kit.tui.queries.runs import RunSummary
+from recsys_kit.tui.run_columns import layout
 from recsys_kit.tui.run_details import artifact_folder, error_first
 
 LONG_TRACEBACK = "Traceback (most recent call last):\n" + "".join(
@@ -34,3 +39,11 @@ def test_artifact_paths_share_their_folder() -> None:
     assert folder == run and files == ["best.safetensors", "users/metrics.parquet"]
     assert artifact_folder([]) == ("", [])
     assert artifact_folder(["a.bin", "b.bin"]) == ("", ["a.bin", "b.bin"])
+
+
+def test_the_runs_list_shows_whole_status_words() -> None:
+    now = datetime(2026, 1, 5, 12)
+    runs = [RunSummary("r1", "sasrec", "interrupted", now, 5.0, "cpu", "ndcg@10", 1, 0.1),
+            RunSummary("r2", "bert4rec", "failed", now, 5.0, "cpu", "ndcg@10", 1, 0.1)]
+    status = next(c for c in layout(runs, 80, now) if c.key == "status")
+    assert status.width >= len("interrupted")
