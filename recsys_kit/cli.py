@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recsys_kit.cli_output import CliConsole, print_plugins
 from recsys_kit.errors import RecsysKitError
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = CliConsole()
+err = CliConsole(stderr=True)
 STATE = {"debug": False}
 
 SetOption = Annotated[
@@ -221,27 +221,15 @@ def data_get(
 
 
 @app.command()
-def plugins() -> None:
-    """List every installed stage (family, name, distribution, version), failures and clashes."""
-    loaded = _plugins(allow_clashes=True)
-    table = Table()
-    for column in ("family", "name", "distribution", "version", "description"):
-        table.add_column(column)
-    for spec in loaded.registry:
-        table.add_row(*(escape(cell) for cell in (spec.family.value, spec.name,
-                                                  spec.distribution, spec.version,
-                                                  spec.description)))
-    out.print(table)
-    modules = Table("plugin", "distribution", "version", title="plugins loaded",
-                    title_justify="left")
-    for info in loaded.list_plugin_distinfo():
-        modules.add_row(escape(info.name), escape(info.distribution), escape(info.version))
-    out.print(modules)
-    for failure in loaded.failures:
-        out.print(f"[red]failed[/] {escape(failure.name)} ({escape(failure.distribution)}): "
-                  f"{escape(failure.error)}", highlight=False)
-    for clash in loaded.clashes:
-        out.print(f"[red]clash[/] {escape(clash.message())}", highlight=False)
+def plugins(
+    format: Annotated[str, typer.Option(
+        "--format", "-f",
+        help="text: a block per family, descriptions at full width (reads at 80 columns); "
+             "table: one wide table with distributions and versions; json.")] = "text",
+) -> None:
+    """List every installed stage (family, name, description, where it comes from), the
+    plugins loaded, failures and clashes."""
+    print_plugins(out, _plugins(allow_clashes=True), format)
 
 
 @app.command()

@@ -8,9 +8,18 @@ from dataclasses import dataclass, field
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
-    """Return ' Did you mean 'x'?' for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    """Return ' Did you mean 'x'?' for the closest choice, or an empty string.
+
+    Case is ignored when comparing (`SASRec` finds `sasrec`); the choice is shown as spelled.
+    """
+    by_folded: dict[str, str] = {}
+    for choice in choices:
+        by_folded.setdefault(choice.casefold(), choice)
+    folded = value.casefold()
+    if folded in by_folded and by_folded[folded] != value:
+        return f" Did you mean '{by_folded[folded]}'?"
+    close = difflib.get_close_matches(folded, list(by_folded), n=1, cutoff=0.6)
+    return f" Did you mean '{by_folded[close[0]]}'?" if close else ""
 
 
 class RecsysKitError(Exception):
@@ -27,11 +36,14 @@ class RecipeIssue:
     message: str
     file: str | None = None
     line: int | None = None
+    #: Lines of the file around ``line``, numbered, with a caret under the problem (or empty).
+    excerpt: str = ""
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.file and self.line else (self.file or "<recipe>")
         path = f" {self.path}:" if self.path else ""
-        return f"{where}:{path} {self.message}"
+        shown = "".join(f"\n    {row}" for row in self.excerpt.splitlines())
+        return f"{where}:{path} {self.message}{shown}"
 
 
 @dataclass

@@ -53,6 +53,10 @@ class StageSpec:
     built: that keeps heavy imports (torch) out of ``validate``, ``plugins`` and ``schema``.
 
     ``distribution`` and ``version`` are filled in from the plugin's installed metadata.
+
+    ``direct`` marks a user encoder that recommends by itself (its module is a
+    ``recsys_kit.nn.model.DirectRecommender``, e.g. ``popularity``): a recipe using it must not
+    set item encoders, fusion or scorer, which it would ignore, and a run does not record them.
     """
 
     family: Family
@@ -62,6 +66,7 @@ class StageSpec:
     description: str = ""
     distribution: str = field(default="", compare=False)
     version: str = field(default="", compare=False)
+    direct: bool = False
 
     def build(self, *args: Any) -> Any:
         """Call the factory (importing it first when it is given as ``"module:attribute"``)."""

@@ -136,7 +136,7 @@ def cli(workdir: Path, has_synthetic: bool) -> Iterator[Cli]:
     good = str(workdir / "good.yaml")
     runner.start("validate", str(BAD))
     runner.start("--debug", "validate", str(BAD))
-    runner.start("plugins")
+    runner.start("plugins", "--format", "table")
     runner.start("schema")
     runner.start("validate", str(workdir / MARKUP_NAME))
     if has_synthetic:
@@ -218,7 +218,7 @@ NEW_STAGES = {
 
 
 def test_plugins_lists_builtin_stages_with_distribution(cli: Cli) -> None:
-    result = cli("plugins")
+    result = cli("plugins", "--format", "table")
     assert result.code == 0, result.err
     rows: dict[str, list[str]] = {}
     for line in result.out.splitlines():

@@ -45,6 +45,11 @@ def test_tiny_recipe_fills_every_table(run_recipe, tmp_path: Path) -> None:
     _, plugins = store.query("SELECT family, plugin, distribution FROM run_plugins "
                              "WHERE run_id = ? AND family = 'user_encoder'", [main])
     assert plugins == [("user_encoder", "sasrec", "recsys-kit")]
+    _, baseline_plugins = store.query("SELECT family FROM run_plugins WHERE run_id = ? "
+                                      "ORDER BY family", [outcomes[1].run_id])
+    model_families = [f for (f,) in baseline_plugins if f in ("item_encoder", "fusion", "scorer",
+                                                              "user_encoder")]
+    assert model_families == ["user_encoder"]  # popularity uses no other model stage
     _, artifacts = store.query("SELECT name, bytes > 0 FROM artifacts WHERE run_id = ? "
                                "ORDER BY name", [main])
     assert artifacts == [("best", True), ("per_user_test_metrics", True), ("run_json", True),

@@ -551,3 +551,15 @@ REPO_RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
 def test_repo_recipes_validate(path: Path, registry: StageRegistry) -> None:
     loaded = load_recipe(path, registry)
     assert loaded.stages
+
+
+def test_a_direct_recommender_records_no_model_stage_it_ignores(tmp_path: Path) -> None:
+    from recsys_kit.recipe.loader import validate_mapping
+    from recsys_kit.testing import tiny
+
+    recipe = tiny(tmp_path, "model.encoders.user={plugin: popularity}")
+    loaded = validate_mapping(recipe, make_plugins().registry)
+    assert not [path for path in loaded.stages if path.startswith(("model.fusion", "model.scorer",
+                                                                   "model.encoders.item"))]
+    assert set(loaded.effective["model"]) == {"encoders", "rerank_top_n"}
+    assert set(loaded.effective["model"]["encoders"]) == {"user", "combine"}

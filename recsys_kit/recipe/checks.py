@@ -1,4 +1,9 @@
-"""Whole-recipe checks: rules that span sections, each a plain function."""
+"""Whole-recipe checks: rules that span sections, each a plain function.
+
+Each check names the top-level sections it reads (``NEEDS``); it runs whenever those sections
+(and their stages) validated, even when other parts of the recipe did not, so that every error
+shows at once.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +73,25 @@ def rerank_covers_top_k(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:
         )
 
 
+def direct_recommender_alone(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:
+    """A user encoder that recommends by itself ignores item encoders, fusion and scorer:
+    setting them would look as if they were used."""
+    user = loaded.stages.get("model.encoders.user")
+    if user is None or not user.spec.direct:
+        return
+    model = loaded.recipe.model
+    given = [("model", name) for name in ("fusion", "scorer", "retrieval")
+             if name in model.model_fields_set]
+    if "item" in model.encoders.model_fields_set:
+        given.insert(0, ("model", "encoders", "item"))
+    for loc in given:
+        yield loc, (
+            f"'{user.spec.name}' (model.encoders.user) recommends by itself and does not use "
+            f"{'.'.join(map(str, loc))}. Remove {'.'.join(map(str, loc))} from the recipe, or "
+            "use a sequence encoder such as sasrec."
+        )
+
+
 def first_tokenizer_builds_ids(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:
     """The item vocabulary must come first: every later stage refers to item tokens."""
     tokenizers = loaded.recipe.data.tokenize
@@ -75,11 +99,20 @@ def first_tokenizer_builds_ids(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]
         yield ("data", "tokenize"), "the first tokenizer must be `item_ids` (the item vocabulary)."
 
 
-CHECKS: tuple[Check, ...] = (monitor_is_evaluated, metrics_are_unique, rerank_covers_top_k,
-                             first_tokenizer_builds_ids)
+#: Every check, with the top-level sections it reads.
+NEEDS: dict[Check, tuple[str, ...]] = {
+    monitor_is_evaluated: ("train", "evaluate"),
+    metrics_are_unique: ("evaluate",),
+    rerank_covers_top_k: ("model", "output", "evaluate"),
+    direct_recommender_alone: ("model",),
+    first_tokenizer_builds_ids: ("data",),
+}
 
 
-def check_recipe(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:
-    """Run every whole-recipe check."""
-    for check in CHECKS:
-        yield from check(loaded)
+def check_recipe(
+    loaded: LoadedRecipe, valid: Callable[[str], bool] = lambda section: True
+) -> Iterator[tuple[Loc, str]]:
+    """Run every whole-recipe check whose sections are ``valid``."""
+    for check, sections in NEEDS.items():
+        if all(valid(section) for section in sections):
+            yield from check(loaded)

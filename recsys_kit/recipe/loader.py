@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Annotated, Any, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from recsys_kit.errors import RecipeError, RecipeIssue, did_you_mean
 from recsys_kit.recipe.checks import check_recipe
+from recsys_kit.recipe.factories import check_factories
 from recsys_kit.recipe.models import Recipe, StageRef
 from recsys_kit.recipe.yaml_lines import Loc, apply_override, read_yaml
 from recsys_kit.stages import Family, StageConfig, StageRegistry, StageSpec
@@ -174,11 +176,15 @@ def _issues(
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
-            hint = did_you_mean(key, _field_names(model, loc[:-1]))
-            allowed = ", ".join(_field_names(model, loc[:-1]))
-            msg = f"unknown key '{key}'.{hint} Allowed here: {allowed}."
+            names = _field_names(model, loc[:-1])
+            allowed = f"Allowed here: {', '.join(names)}." if names else "Nothing is allowed here."
+            msg = f"unknown key '{key}'.{did_you_mean(key, names)} {allowed}"
         elif err["type"] == "missing":
             msg = "required field is missing."
+        elif err["type"] == "literal_error" and isinstance(err.get("input"), str):
+            choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            hint = did_you_mean(err["input"], choices)
+            msg = f"{err['msg']}{_got(err['input'])}.{hint}"
         else:
             msg = f"{err['msg'].removeprefix('Value error, ')}{_got(err.get('input'))}."
         hint_key = (prefix + loc, err["type"])
@@ -199,6 +205,47 @@ def _in_file_order(issues: list[RecipeIssue]) -> list[RecipeIssue]:
     return sorted(issues, key=lambda issue: (issue.line is None, issue.line or 0))
 
 
+def _sections(data: Any) -> dict[str, Any]:
+    """The recipe's top-level sections that validate on their own (defaults for absent ones):
+    what whole-recipe checks read when the recipe as a whole did not validate."""
+    sections: dict[str, Any] = {}
+    given = data if isinstance(data, dict) else {}
+    for name, info in Recipe.model_fields.items():
+        if name not in given and info.is_required():
+            continue
+        try:
+            sections[name] = (TypeAdapter(Annotated[info.annotation, info]).validate_python(
+                given[name]) if name in given else info.get_default(call_default_factory=True))
+        except ValidationError:
+            continue
+    return sections
+
+
+def _covers(issue: RecipeIssue, section: str) -> bool:
+    return issue.path == section or issue.path.startswith(f"{section}.")
+
+
+#: Stages a direct recommender (``StageSpec.direct``) does not use.
+_UNUSED_BY_DIRECT: tuple[Loc, ...] = (
+    ("model", "encoders", "item"), ("model", "fusion"), ("model", "scorer"),
+    ("model", "retrieval"),
+)
+
+
+def _drop_unused(effective: dict[str, Any], stages: dict[str, ResolvedStage]) -> None:
+    """Forget the model stages a direct recommender ignores (defaults included), so that a run
+    does not record them as used."""
+    user = stages.get("model.encoders.user")
+    if user is None or not user.spec.direct:
+        return
+    for loc in _UNUSED_BY_DIRECT:
+        for path in [p for p in stages if p == dotted(loc) or p.startswith(f"{dotted(loc)}.")]:
+            del stages[path]
+        parent = _at(effective, loc[:-1])
+        if isinstance(parent, dict):
+            parent.pop(loc[-1], None)
+
+
 def validate_mapping(
     data: dict[str, Any],
     registry: StageRegistry,
@@ -211,7 +258,9 @@ def validate_mapping(
 
     The structure pass (the recipe's own sections) and the stage pass (each stage's plugin and
     params) both run: when the structure is invalid, the well-formed stage references found in
-    the mapping are still checked. Whole-recipe checks run once both passes are clean.
+    the mapping are still checked. Whole-recipe checks run on the sections that validated, so
+    their errors show with the others. A valid recipe's stage factories are then checked
+    (:mod:`recipe.factories`): a broken plugin is a :class:`PluginError`.
     """
     where = _Lines(source, lines or {}, overridden or set())
     issues: list[RecipeIssue] = []
@@ -220,7 +269,15 @@ def validate_mapping(
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         issues.extend(_issues(exc, Recipe, (), where))
-    refs = stage_refs(recipe) if recipe is not None else _refs_in(data)
+    sections = _sections(data) if recipe is None else {}
+    partial = recipe if recipe is not None else Recipe.model_construct(**sections)
+    if recipe is not None:
+        refs = stage_refs(recipe)
+    else:  # the sections that validated, defaults filled in; the others as written
+        given = data if isinstance(data, dict) else {}
+        refs = _refs_in({**given, **{
+            name: TypeAdapter(Recipe.model_fields[name].annotation).dump_python(value)
+            for name, value in sections.items()}})
     stages: dict[str, ResolvedStage] = {}
     configs: list[tuple[Loc, StageConfig]] = []
     for loc, family, ref in refs:
@@ -235,16 +292,22 @@ def validate_mapping(
             continue
         stages[dotted(loc)] = ResolvedStage(dotted(loc), spec, config)
         configs.append((loc, config))
+    found = list(issues)
+
+    def valid(section: str) -> bool:
+        return (recipe is not None or section in sections) and not any(
+            _covers(issue, section) for issue in found)
+
+    checked = LoadedRecipe(recipe=partial, source=source, effective={}, stages=stages)
+    issues.extend(where.issue(loc, msg) for loc, msg in check_recipe(checked, valid))
     if recipe is None or issues:
         raise RecipeError(_in_file_order(issues))
     effective = recipe.model_dump(mode="json")
     for loc, config in configs:
         _set_params(effective, loc, config)
-    loaded = LoadedRecipe(recipe=recipe, source=source, effective=effective, stages=stages)
-    issues.extend(where.issue(loc, msg) for loc, msg in check_recipe(loaded))
-    if issues:
-        raise RecipeError(_in_file_order(issues))
-    return loaded
+    _drop_unused(effective, stages)
+    check_factories(stages.values())
+    return LoadedRecipe(recipe=recipe, source=source, effective=effective, stages=stages)
 
 
 def load_recipe(

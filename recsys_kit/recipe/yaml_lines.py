@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from recsys_kit.errors import RecipeError, RecipeIssue
+from recsys_kit.recipe.yaml_errors import yaml_issue
 from recsys_kit.recipe.yaml_limits import (
     MAX_BYTES,
     BoundedLoader,
@@ -22,9 +23,6 @@ from recsys_kit.recipe.yaml_limits import (
 
 Loc = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-#: Contexts of YAML errors whose context mark (where the construct opened) is the useful line:
-#: PyYAML only notices an unclosed quote or bracket where the document (or the line) ends.
-_OPENED_AT = ("while scanning a quoted scalar", "while parsing a flow")
 
 
 def _dotted(loc: Loc) -> str:
@@ -88,24 +86,6 @@ def _env_value(match: re.Match[str]) -> str:
     return os.environ.get(name) or default
 
 
-def _yaml_issue(exc: yaml.YAMLError, file: str) -> RecipeIssue:
-    """The issue for unparseable YAML, at the line where the broken construct starts."""
-    problem_mark = getattr(exc, "problem_mark", None)
-    context_mark = getattr(exc, "context_mark", None)
-    context = getattr(exc, "context", None) or ""
-    problem = getattr(exc, "problem", None) or str(exc)
-    if context_mark is not None and context.startswith(_OPENED_AT):
-        line = context_mark.line + 1
-        later = problem_mark is not None and problem_mark.line != context_mark.line
-        where = f" on line {problem_mark.line + 1}" if later else ""
-        text = f"{problem}{where}, {context} that starts here"
-    else:
-        line = problem_mark.line + 1 if problem_mark else None
-        text = f"{problem} ({context})" if context else problem
-    return RecipeIssue("", f"not valid YAML: {text}. Check indentation and quoting.",
-                       file=file, line=line)
-
-
 def _read_text(path: Path) -> str:
     """The file's text, read no further than the size bound; clear errors otherwise."""
     file = str(path)
@@ -145,7 +125,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, yaml.Node | None]:
     except LimitExceeded as exc:
         raise RecipeError([RecipeIssue("", f"{exc.message}.", file=file, line=exc.line)]) from None
     except yaml.YAMLError as exc:
-        raise RecipeError([_yaml_issue(exc, file)]) from None
+        raise RecipeError([yaml_issue(exc, text, file)]) from None
     finally:
         loader.dispose()
     return data, root

@@ -152,7 +152,10 @@ class Runner:
     def _baseline_recipe(self, loaded: LoadedRecipe, index: int) -> LoadedRecipe:
         data = copy.deepcopy(loaded.effective)
         ref = data["baselines"][index]
-        data["model"]["encoders"]["user"] = ref
+        if loaded.stage(f"baselines.{index}").spec.direct:  # it uses no other model stage
+            data["model"] = {"encoders": {"user": ref}}
+        else:
+            data["model"]["encoders"]["user"] = ref
         data["baselines"] = []
         data["name"] = f"{data['name']}:{ref['plugin']}"
         return validate_mapping(data, self.plugins.registry, source=loaded.source)

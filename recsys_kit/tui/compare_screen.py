@@ -66,7 +66,7 @@ class CompareScreen(Screen[None]):
                             classes="pane-title")
                 yield DataTable(id="compare-metrics", cursor_type="row", zebra_stripes=True)
             with Vertical(id="disagree-pane"):
-                yield Label("users they disagree on", classes="pane-title")
+                yield Label("users (test rank @A/@B)", classes="pane-title")
                 yield DataTable(id="disagree", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -108,8 +108,8 @@ class CompareScreen(Screen[None]):
         users.clear(columns=True)
         users.add_column("user", key="user")
         users.add_column(Text("shared", justify="right"), key="shared")
-        users.add_column(Text("test@A", justify="right"), key="rank_a")
-        users.add_column(Text("test@B", justify="right"), key="rank_b")
+        users.add_column(Text("@A", justify="right"), key="rank_a")
+        users.add_column(Text("@B", justify="right"), key="rank_b")
         for d in c.users:
             users.add_row(Text(d.user_id), Text(f"{d.shared}/{d.k}", justify="right"),
                           Text("—" if d.rank_a is None else str(d.rank_a), justify="right"),

@@ -51,7 +51,8 @@ def base_columns(runs: list[RunSummary], now: datetime) -> list[Column]:
     common = common_monitor(runs)
     width = max([7, len(common or ""), *(len(monitor_text(r, common)) for r in runs)])
     return [
-        Column("status", "status\n", 9, lambda r: r.status),
+        Column("status", "status\n", max([6, *(len(r.status) for r in runs)]),
+               lambda r: r.status),
         Column("start", "start\n(UTC)", 11, lambda r: r.started_at or datetime.min, True),
         Column("time", "time\n", 6, lambda r: r.elapsed_s(now), True),
         Column("epoch", "ep\n", 3, lambda r: r.epoch, True),

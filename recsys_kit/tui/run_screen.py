@@ -25,6 +25,7 @@ from recsys_kit.tui.formatting import (
 from recsys_kit.tui.line_plot import LinePlot
 from recsys_kit.tui.messages import UserRequested
 from recsys_kit.tui.queries import ReadError, RunDetail
+from recsys_kit.tui.run_details import artifact_folder, error_first
 
 if TYPE_CHECKING:
     from recsys_kit.tui.app import RecsysApp
@@ -88,6 +89,7 @@ class RunScreen(Screen[None]):
                 yield DataTable(id="plugins-table", cursor_type="row", zebra_stripes=True)
                 yield Static(id="versions")
             with TabPane("5 Artifacts", id="artifacts"):
+                yield Static(id="artifacts-folder")
                 yield DataTable(id="artifacts-table", cursor_type="row", zebra_stripes=True)
             with TabPane("6 Error", id="error"), VerticalScroll():
                 yield Static(id="error-text")
@@ -147,9 +149,10 @@ class RunScreen(Screen[None]):
             duration = max((self.tui.clock() - d.started_at).total_seconds(), 0.0)
         self.query_one("#run-summary", Static).update(Text.assemble(
             (d.name, "bold"), "  ", (d.status, STATUS_STYLE.get(d.status, "")),
-            f"  {fmt_duration(duration)}  {d.device or '—'}  seed {_or_dash(d.seed)}\n",
-            (f"best epoch {_or_dash(d.best_epoch)} · monitor {_or_dash(d.monitor)} · started "
-             f"{fmt_time(d.started_at)} UTC · {d.run_id}", "dim"),
+            f"  {fmt_duration(duration)}  {d.device or '—'}  seed {_or_dash(d.seed)}",
+            (f" · best epoch {_or_dash(d.best_epoch)} · monitor {_or_dash(d.monitor)}\n", "dim"),
+            # The run id first on its line: at 80 columns only the start time may be cut.
+            (d.run_id, ""), (f" · started {fmt_time(d.started_at)} UTC", "dim"),
         ))
         self._metrics(d)
         for plot_id, curve in (("#loss-plot", d.loss), ("#monitor-plot", d.monitor_curve)):
@@ -167,13 +170,16 @@ class RunScreen(Screen[None]):
         plugins.add_rows([tuple(Text(v or "—") for v in row) for row in d.plugins])
         self.query_one("#versions", Static).update(Text(
             "versions: " + "  ".join(f"{k} {v}" for k, v in d.versions.items()), style="dim"))
+        folder, files = artifact_folder([p for _, _, p, _ in d.artifacts])
+        self.query_one("#artifacts-folder", Static).update(
+            Text(f"in {folder}/", style="dim") if folder else "")
         artifacts = self.query_one("#artifacts-table", DataTable)
         artifacts.clear(columns=True)
-        artifacts.add_columns("name", "kind", "size", "path")
-        artifacts.add_rows([(Text(n), Text(k), Text(fmt_bytes(b)), Text(p))
-                            for n, k, p, b in d.artifacts])
+        artifacts.add_columns("name", "kind", "size", "file")
+        artifacts.add_rows([(Text(n), Text(k), Text(fmt_bytes(b)), Text(f))
+                            for (n, k, _, b), f in zip(d.artifacts, files, strict=True)])
         self.query_one("#error-text", Static).update(
-            Text(d.error, style="red") if d.error else Text(f"No error: the run is {d.status}."))
+            error_first(d.error) if d.error else Text(f"No error: the run is {d.status}."))
 
     def _metrics(self, d: RunDetail) -> None:
         ks, rows = metrics_rows(d)

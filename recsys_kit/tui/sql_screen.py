@@ -97,10 +97,9 @@ class SqlScreen(Screen[None]):
             return
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
-        text = self._query[2]
         self._query = None
         if event.state is WorkerState.SUCCESS:
-            self._show(text, cast("SqlResult", event.worker.result))
+            self._show(cast("SqlResult", event.worker.result))
             return
         exc = event.worker.error
         if isinstance(exc, SqlRefused):
@@ -112,11 +111,8 @@ class SqlScreen(Screen[None]):
         else:  # a console must survive any query; show what went wrong
             self._message(f"{type(exc).__name__}: {exc}", "red")
 
-    def _show(self, text: str, result: SqlResult) -> None:
-        self.result = result
-        box = self.query_one("#sql", HistoryInput)
-        if box.value.strip() == text:
-            box.value = ""
+    def _show(self, result: SqlResult) -> None:
+        self.result = result  # the box keeps the query: to read it with its rows, or edit it
         table = self.query_one("#sql-result", DataTable)
         table.clear(columns=True)
         for name in result.columns:  # Text: names and values are data, never markup

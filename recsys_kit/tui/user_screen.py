@@ -129,18 +129,20 @@ class UserScreen(Screen[None]):
 
     def _columns(self) -> tuple[DataTable, DataTable]:
         """(Re)make both tables' columns so that the item column fills its pane."""
+        # Panes split 9:11 (app.tcss); each column takes 2 of padding, the scrollbar 1 and the
+        # border 1: at 80 columns items get 22 and 24 characters, the highlighted one all in #why.
         width = self.app.size.width
-        left = width * 2 // 5
+        left = width * 9 // 20
         history, recs = self.query_one("#history", DataTable), self.query_one("#recs", DataTable)
         history.clear(columns=True)
-        history.add_column("#", key="pos", width=3)
-        history.add_column("item", key="item", width=max(left - 3 - 5 - 7, 10))
+        history.add_column("#", key="pos", width=2)
+        history.add_column("item", key="item", width=max(left - 2 - 5 - 6 - 1, 10))
         history.add_column("split", key="split", width=5)
         recs.clear(columns=True)
         recs.add_column("#", key="rank", width=2)
-        recs.add_column("item", key="item", width=max(width - left - 2 - 7 - 6 - 10, 10))
+        recs.add_column("item", key="item", width=max(width - left - 2 - 7 - 1 - 8 - 2, 10))
         recs.add_column(Text("score", justify="right"), key="score", width=7)
-        recs.add_column("", key="mark", width=6)
+        recs.add_column("", key="mark", width=1)
         return history, recs
 
     def on_resize(self) -> None:
@@ -162,7 +164,7 @@ class UserScreen(Screen[None]):
             recs.add_row(Text(str(r.rank), style=style),
                          Text(_label(r.item_id, r.title), style=style),
                          Text(f"{r.score:.3f}", style=style, justify="right"),
-                         Text("◀ test" if hit else "", style=style), key=str(r.rank))
+                         Text("◀" if hit else "", style=style), key=str(r.rank))
         top = len(view.recommendations)
         self.query_one("#recs-label", Label).update(
             f"top-{top}" if top else "no recommendations")
@@ -184,8 +186,11 @@ class UserScreen(Screen[None]):
             self.query_one("#why", Static).update("")
 
     def _why(self, rank: int) -> None:
-        if self.view is not None:
-            self.query_one("#why", Static).update(explanation_text(self.view, rank))
+        if self.view is not None:  # the whole title of the highlighted item, then why
+            shown = next((r for r in self.view.recommendations if r.rank == rank), None)
+            head = Text(f"#{rank} {_label(shown.item_id, shown.title)}\n" if shown else "",
+                        style="bold")
+            self.query_one("#why", Static).update(head + explanation_text(self.view, rank))
 
     @on(DataTable.RowHighlighted, "#recs")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -116,7 +116,7 @@ async def test_user_screen_history_recommendations_test_item_and_why(make_app: M
         history = cells(screen.query_one("#history", DataTable))
         assert history and all(" · " in row[1] for row in history)  # titles shown
         recs = cells(screen.query_one("#recs", DataTable))
-        marked = [r for r in recs if r[3] == "◀ test"]
+        marked = [r for r in recs if r[3] == "◀"]
         assert len(marked) == 1 and marked[0][0] == "1"
         summary = text_of(screen.query_one("#user-summary", Static))
         assert summary.startswith("test item at rank 1 of 10: ")
@@ -177,6 +177,7 @@ async def test_sql_console_rows_errors_refusal_history(make_app: MakeApp) -> Non
         await settle(pilot, app)
         assert column(screen.query_one("#sql-result", DataTable), 0)[0] == "bert4rec"
         assert "5 rows" in text_of(message)
+        assert box.value == "SELECT name FROM runs ORDER BY name"  # kept with its rows
         box.value = "DELETE FROM runs"
         await pilot.press("enter")
         await settle(pilot, app)

@@ -18,10 +18,13 @@ SCREENS: dict[str, Sequence[str]] = {
     "run_metrics": ("ctrl+end", "enter"),
     "run_curves": ("ctrl+end", "enter", "2"),
     "run_recipe": ("ctrl+end", "enter", "3"),
+    "run_plugins": ("ctrl+end", "enter", "4"),
+    "run_artifacts": ("ctrl+end", "enter", "5"),
     "run_failed": ("down", "down", "enter"),
     "user": ("ctrl+end", "ctrl+n", "down"),
     "compare": ("ctrl+end", "space", "up", "ctrl+p"),
-    "sql": ("ctrl+s", "=SELECT name, status, best_epoch FROM runs ORDER BY name", "enter", "up"),
+    "sql": ("ctrl+s", "=SELECT name, status, best_epoch FROM runs ORDER BY name", "enter"),
+    "sql_syntax_error": ("ctrl+s", "=SELEC * FROM runs", "enter"),
     "help": ("question_mark",),
 }
 

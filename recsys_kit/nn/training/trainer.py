@@ -17,7 +17,6 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 from recsys_kit.errors import NonFiniteError
@@ -27,6 +26,7 @@ from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.checkpoints import Progress as TrainProgress
 from recsys_kit.recipe.models import TrainSection
+from recsys_kit.runner.eta import clock, epoch_remaining, run_time
 
 LOWER_IS_BETTER = {"rmse", "mae", "loss"}
 #: Batches between progress-bar updates (each reads the loss back from the device).
@@ -125,8 +125,9 @@ class Trainer:
                 mean = total.item() / (b + 1)
                 if not math.isfinite(mean):
                     raise self._diverged(epoch, b + 1, mean)
-                rate = count / max(time.perf_counter() - started, 1e-9)
-                bar.update(task, completed=b + 1, info=f"loss {mean:.4f} · {rate:,.0f} seq/s")
+                spent = max(time.perf_counter() - started, 1e-9)
+                bar.update(task, completed=b + 1, left=epoch_remaining(b + 1, n_batches, spent),
+                           info=f"loss {mean:.4f} · {count / spent:,.0f} seq/s")
         return float(total) / max(n_batches, 1)
 
     def _validate(self, epoch: int) -> dict[str, float]:
@@ -160,10 +161,11 @@ class Trainer:
         x = {name: to_device(torch.from_numpy(col), self.device) for name, col in rows.items()}
         n_rows = len(next(iter(rows.values())))
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+                   TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
+                   TextColumn("{task.fields[info]}"))
         with Progress(*columns, console=self.console, transient=True) as bar:
-            epochs = bar.add_task("epochs", total=s.epochs, completed=p.epoch, info="")
-            batches = bar.add_task("batches", total=1, info="")
+            epochs = bar.add_task("epochs", total=s.epochs, completed=p.epoch, info="", left="")
+            batches = bar.add_task("batches", total=1, info="", left="")
             epoch = p.epoch
             while p.stopped is None and epoch < s.epochs:
                 epoch += 1
@@ -188,15 +190,19 @@ class Trainer:
                         checkpoints.save_weights(self.model, self.checkpoint)
                     checkpoints.save_state(self.last, self.model, self.optimizer, p)
                     self.on_epoch(epoch, metrics)
-                bar.update(epochs, advance=1,
+                timing = run_time(epoch=epoch, epochs=s.epochs, seconds=p.seconds,
+                                  waited=p.waited, patience=s.patience, max_minutes=s.max_minutes)
+                bar.update(epochs, advance=1, left=timing.short(),
                            info=f"{s.monitor} {value:.4f} (best {p.best_value:.4f} "
                                 f"@ {p.best_epoch})" if value is not None else "")
                 self.console.print(
-                    f"epoch {epoch:>3}  loss {loss:.4f}  {s.monitor} {value:.4f}"
-                    f"{'  *' if improved else ''}  ({seconds:.1f} s)", highlight=False)
+                    f"epoch {epoch:>3}/{s.epochs}  loss {loss:.4f}  {s.monitor} {value:.4f}"
+                    f"{'  *' if improved else ''}  ({seconds:.1f} s)"
+                    f"{'' if p.stopped else f'  {timing}'}", highlight=False)
         best = f"{p.best_value:.4f}" if p.best_value is not None else "none"
         self.console.print(
-            f"training stopped ({p.stopped or 'epochs'}) after {p.epoch} epochs; best "
+            f"training stopped ({p.stopped or 'epochs'}) after {p.epoch} epochs in "
+            f"{clock(p.seconds)}; best "
             f"{s.monitor} {best} at epoch {p.best_epoch}", highlight=False)
         self.load_best()
         return p
