@@ -62,3 +62,8 @@ class PluginError(RecsysKitError):
 
 class StoreError(RecsysKitError):
     """The results file cannot be written or read (disk full, locked, wrong version)."""
+
+
+class PrivacyError(RecsysKitError):
+    """A privacy setting that cannot be honoured (a missing or wrong pseudonym key, DP settings
+    Opacus cannot meet, an erasure that could not finish): names the setting and the fix."""

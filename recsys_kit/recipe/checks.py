@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from recsys_kit.privacy.checks import PRIVACY_CHECKS
+
 if TYPE_CHECKING:
     from recsys_kit.recipe.loader import LoadedRecipe
 
@@ -76,7 +78,7 @@ def first_tokenizer_builds_ids(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]
 
 
 CHECKS: tuple[Check, ...] = (monitor_is_evaluated, metrics_are_unique, rerank_covers_top_k,
-                             first_tokenizer_builds_ids)
+                             first_tokenizer_builds_ids, *PRIVACY_CHECKS)
 
 
 def check_recipe(loaded: LoadedRecipe) -> Iterator[tuple[Loc, str]]:

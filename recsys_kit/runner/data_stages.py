@@ -15,6 +15,7 @@ import duckdb
 from rich.console import Console
 
 from recsys_kit.data import SequenceData
+from recsys_kit.privacy.dataset import DataPrivacy
 from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
 from recsys_kit.runner.context import DataContext
 
@@ -43,8 +44,9 @@ def _fingerprint(path: Path) -> dict[str, object]:
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def data_key(loaded: LoadedRecipe, ingest: object) -> str:
-    """Hash of the data stages' names and params and their input files' identity."""
+def data_key(loaded: LoadedRecipe, ingest: object, privacy: dict | None = None) -> str:
+    """Hash of the data stages' names and params, their input files' identity, and what the
+    privacy step does (``DataPrivacy.fingerprint``: a key's identity, never the key)."""
     stages = [loaded.stage("data.ingest"), loaded.stage("data.split"),
               *loaded.stage_list("data.tokenize")]
     inputs = [*getattr(ingest, "inputs", lambda: [])(),
@@ -56,6 +58,7 @@ def data_key(loaded: LoadedRecipe, ingest: object) -> str:
             "stages": [[s.spec.family.value, s.spec.name, s.spec.version,
                         s.config.model_dump(mode="json")] for s in stages],
             "inputs": [_fingerprint(Path(p)) for p in inputs],
+            "privacy": privacy,
         },
         sort_keys=True,
     )
@@ -67,7 +70,8 @@ def prepare_data(
 ) -> PreparedData:
     """Run the data stages, or load their cached result."""
     ingest = loaded.stage("data.ingest").build()
-    key = data_key(loaded, ingest)
+    privacy = DataPrivacy.of(loaded)
+    key = data_key(loaded, ingest, privacy.fingerprint())
     path = cache_dir / f"data-{key}.npz"
     skipped = cache_dir / f"data-{key}-skipped-rows.csv"
     if path.exists():
@@ -79,9 +83,11 @@ def prepare_data(
             console.print(f"[dim]data stages: cached ({path})[/]")
             return PreparedData(data, key, cached=True,
                                 skipped_rows=skipped if skipped.exists() else None)
-    ctx = DataContext(con=duckdb.connect(), seed=loaded.recipe.seed, console=console)
+    ctx = DataContext(con=duckdb.connect(), seed=loaded.recipe.seed, console=console,
+                      quote_rows=privacy.key is None)
     try:
         _timed(stage_hook, loaded.stage("data.ingest"), lambda: ingest.run(ctx))
+        privacy.apply(ctx)
         _timed(stage_hook, loaded.stage("data.split"),
                lambda: loaded.stage("data.split").build().run(ctx))
         data: SequenceData | None = None

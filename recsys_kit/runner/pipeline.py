@@ -19,6 +19,7 @@ from recsys_kit.columns import SPLIT_NAMES, TEST, TRAIN, VALID
 from recsys_kit.data import SequenceData
 from recsys_kit.errors import RecsysKitError
 from recsys_kit.plugins import Plugins
+from recsys_kit.privacy.files import owner_only
 from recsys_kit.recipe.loader import LoadedRecipe, validate_mapping
 from recsys_kit.runner.context import RunContext, resolve_device, seed_everything
 from recsys_kit.runner.data_stages import PreparedData, prepare_data
@@ -75,6 +76,11 @@ class Runner:
 
     def run(self, loaded: LoadedRecipe) -> list[RunOutcome]:
         """Run the recipe and then each of its baselines on the same data."""
+        privacy = loaded.recipe.privacy
+        with owner_only(Path(loaded.recipe.output.dir), enabled=privacy.owner_only):
+            return self._run_with_baselines(loaded)
+
+    def _run_with_baselines(self, loaded: LoadedRecipe) -> list[RunOutcome]:
         main = self._run_one(loaded, prepared=None, parent=None)
         outcomes = [main]
         if main.status != "completed" or main.prepared is None:

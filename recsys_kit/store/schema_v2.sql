@@ -11,3 +11,25 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS attempts INTEGER DEFAULT 1;
 
 -- Explanations from more than one method (target-attention weights, occlusion, ...).
 ALTER TABLE explanations ADD COLUMN IF NOT EXISTS method VARCHAR DEFAULT 'attention';
+
+-- Privacy (issue 11): the pseudonym key a file's user ids were made with (its identifier, an
+-- HMAC of a fixed label, never the key), and the audit of erasures (`recsys-kit forget`).
+CREATE TABLE IF NOT EXISTS pseudonym_keys (
+    key_id VARCHAR NOT NULL,
+    pseudonym_length INTEGER NOT NULL,
+    key_source VARCHAR NOT NULL,
+    recorded_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erasures (
+    erasure_id VARCHAR PRIMARY KEY,
+    erased_at TIMESTAMP NOT NULL,
+    user_ref VARCHAR NOT NULL,
+    rows_removed BIGINT NOT NULL,
+    trained_runs JSON NOT NULL,
+    remaining JSON NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erasure_places (
+    erasure_id VARCHAR NOT NULL,
+    place VARCHAR NOT NULL,
+    rows_removed BIGINT NOT NULL
+);

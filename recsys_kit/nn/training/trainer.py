@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from safetensors.torch import load_file, save_file
 from recsys_kit.nn.model import SequenceRecommender
 from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.recipe.models import TrainSection
+
+if TYPE_CHECKING:
+    from recsys_kit.privacy.dp.training import PrivateTraining
 
 LOWER_IS_BETTER = {"rmse", "mae", "loss"}
 #: Batches between progress-bar updates (each reads the loss back from the device).
@@ -81,6 +85,7 @@ class Trainer:
         on_epoch: Callable[[int, dict[str, float]], None],
         console: Console,
         before_epoch: Callable[[int], None] = lambda epoch: None,
+        private: PrivateTraining | None = None,
     ) -> None:
         self.model, self.settings, self.device = model, settings, device
         self.checkpoint, self.validate, self.on_epoch = checkpoint, validate, on_epoch
@@ -90,8 +95,13 @@ class Trainer:
             parameter_groups(model, settings.lr), lr=settings.lr,
             weight_decay=settings.weight_decay,
         )
+        self.private = private
+        if private is not None:  # DP-SGD: its epochs, clipping and noise; last weights kept
+            self.optimizer = private.wrap(self.optimizer)
 
     def _epoch(self, rows: dict[str, torch.Tensor], progress: Progress, task: int) -> float:
+        if self.private is not None:
+            return self.private.epoch(self.optimizer, rows, self.device, progress, task)
         self.model.train()
         n_rows = len(next(iter(rows.values())))
         order = torch.randperm(n_rows, device=self.device)
@@ -136,9 +146,12 @@ class Trainer:
                 metrics = {"loss": loss, "epoch_seconds": seconds,
                            "sequences_per_s": n_rows / seconds,
                            "eval_seconds": time.perf_counter() - t0 - seconds, **validation}
+                if self.private is not None:
+                    metrics.update(self.private.epoch_metrics())
                 result.epochs = epoch
                 value = metrics.get(s.monitor)
-                improved = value is not None and better(s.monitor, value, result.best_value)
+                improved = value is not None and (self.private is not None or better(
+                    s.monitor, value, result.best_value))
                 if improved:
                     result.best_epoch, result.best_value, waited = epoch, value, 0
                     save_file({k: v.detach().contiguous().cpu()
