@@ -41,7 +41,7 @@ def test_a_key_shows_its_id_never_its_secret_and_cannot_be_pickled() -> None:
 
 
 def test_short_keys_are_refused() -> None:
-    with pytest.raises(PrivacyError, match="at least 16"):
+    with pytest.raises(PrivacyError, match=r"at least 16"):
         PseudonymKey(b"short", "test")
 
 
@@ -50,7 +50,7 @@ def test_key_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     loaded = load_key(PrivacySection(pseudonymize_users=True, key_env="MY_KEY"), tmp_path)
     assert loaded.id == key().id
     monkeypatch.delenv("MY_KEY")
-    with pytest.raises(PrivacyError, match="MY_KEY.*not set"):
+    with pytest.raises(PrivacyError, match=r"MY_KEY.*not set"):
         load_key(PrivacySection(pseudonymize_users=True, key_env="MY_KEY"), tmp_path)
 
 
@@ -68,7 +68,7 @@ def test_key_file_inside_the_output_folder_is_refused(tmp_path: Path) -> None:
     file = out / "keys" / "secret.key"
     file.write_text(SECRET)
     file.chmod(0o600)
-    with pytest.raises(PrivacyError, match="inside output.dir"):
+    with pytest.raises(PrivacyError, match=r"inside output.dir"):
         load_key(PrivacySection(pseudonymize_users=True, key_file=str(file)), out)
 
 
@@ -76,12 +76,12 @@ def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     file = tmp_path / "secret.key"
     file.write_text(SECRET)
     file.chmod(0o644)
-    with pytest.raises(PrivacyError, match="chmod 600"):
+    with pytest.raises(PrivacyError, match=r"chmod 600"):
         load_key(PrivacySection(pseudonymize_users=True, key_file=str(file)), tmp_path / "o")
 
 
 def test_missing_key_file_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(PrivacyError, match="secrets.token_hex"):
+    with pytest.raises(PrivacyError, match=r"secrets.token_hex"):
         load_key(PrivacySection(pseudonymize_users=True, key_file=str(tmp_path / "none")),
                  tmp_path / "o")
 
@@ -103,11 +103,11 @@ def test_the_first_pseudonymised_run_records_the_key_id_and_others_must_match(
     record = recorded_key(results)
     assert record is not None and record.key_id == key().id and record.pseudonym_length == 16
     claim_results_file(results, key(), 16)  # the same key again: fine
-    with pytest.raises(PrivacyError, match="not the key"):
+    with pytest.raises(PrivacyError, match=r"not the key"):
         claim_results_file(results, key("another-secret-key-0123456789"), 16)
-    with pytest.raises(PrivacyError, match="pseudonym_length=16"):
+    with pytest.raises(PrivacyError, match=r"pseudonym_length=16"):
         claim_results_file(results, key(), 24)
-    with pytest.raises(PrivacyError, match="would store raw user ids"):
+    with pytest.raises(PrivacyError, match=r"would store raw user ids"):
         claim_results_file(results, None, 16)
     assert SECRET.encode() not in results.read_bytes()
 
@@ -120,6 +120,6 @@ def test_pseudonyms_are_refused_in_a_file_of_raw_ids(tmp_path: Path) -> None:
     store.write_dataset("k", np.array(["alice"]), np.array([0]), np.array(["i1"]),
                         np.array(["train"]), {"item_id": np.array(["i1"]),
                                               "title": np.array(["t"])})
-    with pytest.raises(PrivacyError, match="already holds raw user ids"):
+    with pytest.raises(PrivacyError, match=r"already holds raw user ids"):
         claim_results_file(store.path, key(), 16)
     claim_results_file(store.path, None, 16)  # raw ids next to raw ids: fine

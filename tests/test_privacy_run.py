@@ -124,9 +124,9 @@ def test_the_cache_key_depends_on_the_keys_identity_not_the_key(
 
 def step_context(items: dict[str, list[str]]) -> DataContext:
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE {INTERACTIONS} AS SELECT * FROM (VALUES ('u1', 'a', 1.0::DOUBLE, 4.0::DOUBLE, "
-                "NULL::DOUBLE, 0), ('u2', 'b', 2.0, 5.0, NULL, 1)) t(user_id, item_id, ts, "
-                "rating, weight, row_no)")
+    con.execute(f"CREATE TABLE {INTERACTIONS} AS SELECT * FROM (VALUES ('u1', 'a', "
+                "1.0::DOUBLE, 4.0::DOUBLE, NULL::DOUBLE, 0), ('u2', 'b', 2.0, 5.0, NULL, 1)) "
+                "t(user_id, item_id, ts, rating, weight, row_no)")
     con.register("side", {k: np.array(v, dtype=object) for k, v in items.items()})
     con.execute(f"CREATE TABLE {ITEMS} AS SELECT * FROM side")
     return DataContext(con=con)
@@ -144,7 +144,7 @@ def test_the_privacy_step_keeps_named_columns_and_drops_the_rest(tmp_path: Path)
 
 def test_a_misspelt_drop_column_is_an_error_not_a_silent_keep() -> None:
     ctx = step_context({"item_id": ["a"], "title": ["A"]})
-    with pytest.raises(DataError, match="'titel'.*Did you mean 'title'"):
+    with pytest.raises(DataError, match=r"'titel'.*Did you mean 'title'"):
         DataPrivacy(16, keep_columns=["title"], drop_columns=["titel"]).apply(ctx)
 
 
@@ -157,5 +157,5 @@ def test_pseudonyms_replace_ids_and_a_collision_is_an_error() -> None:
     ctx = step_context({"item_id": ["a"]})
     ctx.con.execute(f"INSERT INTO {INTERACTIONS} SELECT 'u' || i, 'a', i, NULL, NULL, i + 2 "
                     "FROM range(3, 400) t(i)")
-    with pytest.raises(DataError, match="same 2-character pseudonym.*pseudonym_length"):
+    with pytest.raises(DataError, match=r"same 2-character pseudonym.*pseudonym_length"):
         DataPrivacy(2, key=key).apply(ctx)  # 400 users, 256 pseudonyms: a collision
