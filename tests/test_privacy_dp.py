@@ -59,9 +59,12 @@ def assert_per_user_gradients_match(model: Any, history: torch.Tensor,
         assert set(grads) == set(expected)
         own = model.loss(history[i:i + 1], targets[i:i + 1]).detach()
         assert float(losses[i]) == pytest.approx(float(own), rel=1e-5)
+        # float32 rounding, against the user's largest gradient (some are 0 in exact
+        # arithmetic, e.g. attention key biases, and only rounding noise in both)
+        scale = max(float(g.abs().max()) for g in expected.values())
+        assert scale > 1e-4
         for name, g in expected.items():
-            assert torch.allclose(grads[name][i], g, atol=1e-6, rtol=1e-4), name
-    assert any(float(g.abs().sum()) > 0 for g in grads.values())
+            assert float((grads[name][i] - g).abs().max()) <= 1e-4 * scale, name
 
 
 @pytest.mark.parametrize("encoders", [
@@ -79,8 +82,8 @@ def test_per_user_gradients_equal_per_example_autograd(tmp_path: Path, encoders:
 def test_per_user_gradients_through_a_text_encoder(tmp_path: Path, tiny_bert: Path,
                                                    mode: str) -> None:
     model, rows, max_len = built(
-        tmp_path, TEXT[0] % tiny_bert, "model.encoders.item=[{plugin: text_embedding, params: "
-        f"{{adaptor: moe, experts: 2, mode: {mode}}}}}]")
+        tmp_path, TEXT[0] % tiny_bert, "model.encoders.item=[{plugin: id_embedding}, "
+        f"{{plugin: text_embedding, params: {{adaptor: moe, experts: 2, mode: {mode}}}}}]")
     history, targets = (torch.from_numpy(rows[k][:3]) for k in ("history", "targets"))
     assert_per_user_gradients_match(model, history, targets, max_len)
 
@@ -96,13 +99,27 @@ def test_per_user_gradients_of_a_masked_model_bert4rec(tmp_path: Path) -> None:
     model.user.objective = "next_item"  # reference: the same masked rows, no new mask
     for i in range(len(history)):
         expected = per_example(model, masked, targets, i)
+        scale = max(float(g.abs().max()) for g in expected.values())
         for name, g in expected.items():
-            assert torch.allclose(grads[name][i], g, atol=1e-6, rtol=1e-4), name
+            assert float((grads[name][i] - g).abs().max()) <= 1e-4 * scale, name
 
 
+@pytest.mark.parametrize(("model", "device"), [
+    ("sasrec", "cpu"),
+    ("bert4rec+text", "cpu"),
+    pytest.param("sasrec", "cuda", marks=pytest.mark.gpu),
+])
 def test_a_private_run_logs_epsilon_per_epoch_and_keeps_the_last_weights(
-        tmp_path: Path, run_recipe: Any) -> None:
-    outcomes, store = run_recipe(tiny(tmp_path / "runs", DP, "train.epochs=3"))
+        tmp_path: Path, run_recipe: Any, tiny_bert: Path, model: str, device: str) -> None:
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    overrides = [f"device={device}"]
+    if model == "bert4rec+text":
+        overrides += [TEXT[0] % tiny_bert, "model.encoders.item=[{plugin: id_embedding}, "
+                      "{plugin: text_embedding, params: {adaptor: linear}}]",
+                      "model.encoders.user={plugin: bert4rec, params: {layers: 1, heads: 1, "
+                      "dim: 16, max_len: 16}}"]
+    outcomes, store = run_recipe(tiny(tmp_path / "runs", DP, "train.epochs=3", *overrides))
     run_id = outcomes[0].run_id
     _, eps = store.query("SELECT epoch, value FROM metrics WHERE run_id = ? AND split = 'train' "
                          "AND metric = 'epsilon' ORDER BY epoch", [run_id])

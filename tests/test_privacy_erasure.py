@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from recsys_kit.data import SequenceData
+from recsys_kit.errors import PrivacyError
 from recsys_kit.plugins import make_plugins
 from recsys_kit.privacy import pseudonym_for
 from recsys_kit.privacy.artifact_files import erase_from_file, holds_bytes
@@ -55,14 +56,30 @@ def query(results: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+def add_feedback_and_bundle(results: Path, run_id: str, users: list[str]) -> None:
+    """What other parts write about users: a feedback table, a serving bundle's histories."""
+    with duckdb.connect(str(results)) as con:
+        con.execute("CREATE TABLE feedback (run_id VARCHAR, user_id VARCHAR, item_id VARCHAR, "
+                    "ts TIMESTAMP, kind VARCHAR, value DOUBLE)")
+        con.executemany("INSERT INTO feedback VALUES (?, ?, 'i1', now(), 'click', 1)",
+                        [[run_id, u] for u in users])
+    bundle = results.parent / "artifacts" / run_id / "bundle"
+    bundle.mkdir(parents=True)
+    (bundle / "histories.json").write_text(json.dumps({u: ["i1", "i2"] for u in users}))
+    (bundle / "users.csv").write_text("user_id,row\n" + "".join(
+        f"{u},{i}\n" for i, u in enumerate(users)))
+
+
 @pytest.fixture(scope="module")
 def forgotten(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("forget")
     out = run(folder, "{pseudonymize_users: true}")
     results = out / "results.duckdb"
-    pseudonym = pseudonym_for(GONE, PseudonymKey(SECRET.encode(), "test"))
-    before = files_holding(out, [pseudonym])
+    key = PseudonymKey(SECRET.encode(), "test")
+    pseudonym = pseudonym_for(GONE, key)
     run_id = query(results, "SELECT run_id FROM runs")[0][0]
+    add_feedback_and_bundle(results, run_id, [pseudonym_for(u, key) for u in raw_ids()[:8]])
+    before = files_holding(out, [pseudonym])
     proc = cli("forget", "--user", GONE, "--results", str(results))
     assert proc.returncode == 0, proc.stderr
     return {"folder": folder, "out": out, "results": results, "pseudonym": pseudonym,
@@ -87,7 +104,9 @@ def test_the_erasure_is_audited_under_the_pseudonym(forgotten: dict[str, Any]) -
     assert ref == forgotten["pseudonym"] and removed > 0
     assert json.loads(trained) == [forgotten["run_id"]] and json.loads(remaining) == []
     places = dict(query(results, "SELECT place, rows_removed FROM erasure_places"))
-    assert {"table interactions", "table recommendations"} <= set(places)
+    assert {"table interactions", "table recommendations", "table feedback"} <= set(places)
+    assert any(p.endswith("histories.json") for p in places)
+    assert any(p.endswith("users.csv") for p in places)
     assert any(p.startswith("cache ") for p in places)
     assert any(p.endswith("per_user_test_metrics.parquet") for p in places)
     assert GONE not in forgotten["console"]
@@ -171,3 +190,24 @@ def test_artifact_files_of_each_format_lose_the_user(tmp_path: Path) -> None:
     unknown = tmp_path / "f.bin"
     unknown.write_bytes(b"\x00gone@x.example\x00")
     assert erase_from_file(unknown, users, dry_run=False) is None
+
+
+def test_forget_reads_the_key_as_the_runs_did(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys_kit.privacy.erasure import forget
+    from recsys_kit.privacy.key_record import claim_results_file
+    from recsys_kit.store import ResultStore
+
+    store = ResultStore(tmp_path / "results.duckdb")
+    store.migrate()
+    recipe = {"privacy": {"pseudonymize_users": True, "key_env": "TEAM_KEY"}}
+    store.start_run(run_id="r", name="n", recipe=recipe, source="x", versions={}, device="cpu",
+                    seed=1, monitor="ndcg@10", plugins=[])
+    key = PseudonymKey(SECRET.encode(), "test")
+    claim_results_file(store.path, key, 16)
+    monkeypatch.setenv("TEAM_KEY", SECRET)
+    result = forget(store.path, ["alice"], dry_run=True)
+    assert result.users[0].user_ref == pseudonym_for("alice", key)
+    monkeypatch.delenv("TEAM_KEY")
+    with pytest.raises(PrivacyError, match="TEAM_KEY"):
+        forget(store.path, ["alice"], dry_run=True)

@@ -96,6 +96,18 @@ def test_serving_gets_the_stored_id_of_a_raw_id(monkeypatch: pytest.MonkeyPatch)
     assert key_for_recipe({"output": {"dir": "runs"}}) is None
 
 
+def test_serving_with_a_wrong_key_is_told_so(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    results = tmp_path / "results.duckdb"
+    claim_results_file(results, key(), 16)
+    recipe = {"privacy": {"pseudonymize_users": True}, "output": {"dir": str(tmp_path)}}
+    monkeypatch.setenv("RECSYS_KIT_PSEUDONYM_KEY", SECRET)
+    assert stored_user_id("alice", recipe, results=results) == pseudonym_for("alice", key())
+    monkeypatch.setenv("RECSYS_KIT_PSEUDONYM_KEY", "another-secret-key-0123456789")
+    with pytest.raises(PrivacyError, match="not the key"):
+        stored_user_id("alice", recipe, results=results)
+
+
 def test_the_first_pseudonymised_run_records_the_key_id_and_others_must_match(
         tmp_path: Path) -> None:
     results = tmp_path / "results.duckdb"

@@ -103,25 +103,33 @@ def load_key(settings: PrivacySection, out_dir: str | Path) -> PseudonymKey:
     return PseudonymKey(value.encode("utf-8"), f"environment variable {settings.key_env}")
 
 
-def key_for_recipe(recipe: Mapping[str, Any]) -> PseudonymKey | None:
+def key_for_recipe(recipe: Mapping[str, Any], results: Path | None = None
+                   ) -> PseudonymKey | None:
     """The key of a run, from its effective recipe (``runs.recipe``), or None when the run
-    stores raw user ids. For serving: turn a raw id into the id the run stored."""
+    stores raw user ids. With ``results``, a key other than the one that file records is a
+    PrivacyError (not a pseudonym that silently matches nobody). For serving."""
+    from recsys_kit.privacy.key_record import recorded_key, verify_key
     from recsys_kit.recipe.models import OutputSection, PrivacySection
 
     settings = PrivacySection.model_validate(recipe.get("privacy") or {})
     if not settings.pseudonymize_users:
         return None
     out_dir = OutputSection.model_validate(recipe.get("output") or {}).dir
-    return load_key(settings, out_dir)
+    key = load_key(settings, out_dir)
+    record = recorded_key(results) if results is not None else None
+    if record is not None:
+        verify_key(results, record, key, settings.pseudonym_length)
+    return key
 
 
-def stored_user_id(raw_id: str, recipe: Mapping[str, Any],
-                   key: PseudonymKey | None = None) -> str:
+def stored_user_id(raw_id: str, recipe: Mapping[str, Any], key: PseudonymKey | None = None,
+                   results: Path | None = None) -> str:
     """The user id a run stored for ``raw_id``: its pseudonym when the run's recipe
-    pseudonymises users (with ``key``, or the key loaded as the run did), else ``raw_id``."""
+    pseudonymises users (with ``key``, or the key loaded as the run did and checked against
+    ``results``), else ``raw_id``."""
     privacy = recipe.get("privacy") or {}
     if not privacy.get("pseudonymize_users"):
         return str(raw_id)
-    key = key or key_for_recipe(recipe)
+    key = key or key_for_recipe(recipe, results)
     assert key is not None
     return pseudonym_for(raw_id, key, int(privacy.get("pseudonym_length", DEFAULT_LENGTH)))
