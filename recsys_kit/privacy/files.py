@@ -20,7 +20,8 @@ from recsys_kit.store.results import RESULTS_FILE
 
 PRIVATE_UMASK = 0o077
 #: Files and folders of an output folder that recsys-kit writes (others are left alone).
-OWN_PATHS = (RESULTS_FILE, f"{RESULTS_FILE}.wal", f"{RESULTS_FILE}.tmp", "cache", "artifacts")
+OWN_PATHS = (RESULTS_FILE, f"{RESULTS_FILE}.wal", f"{RESULTS_FILE}.tmp",
+             f"{RESULTS_FILE}.pending", "cache", "artifacts")
 
 
 def _private(path: Path) -> None:

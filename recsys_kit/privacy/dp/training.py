@@ -5,10 +5,13 @@ One training row is one user's whole (truncated) sequence, so the guarantee is u
 adding or removing one user changes the trained weights' distribution by at most (ε, δ).
 Early stopping and best-epoch selection would choose weights by the users' validation items,
 outside the guarantee: a private run trains every epoch and keeps the last weights.
+The accountant's history is saved with the training state after every epoch: a resumed run
+goes on counting from it, and a state saved without it is refused rather than counted as new.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Callable
@@ -18,7 +21,7 @@ import torch
 from rich.console import Console
 from rich.progress import Progress
 
-from recsys_kit.errors import PrivacyError, RecsysKitError
+from recsys_kit.errors import PrivacyError
 from recsys_kit.nn.model import SequenceRecommender
 from recsys_kit.nn.precision import autocast
 from recsys_kit.privacy.dp.per_sample import PerUserGradients
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
     from recsys_kit.recipe.models import TrainPrivacy, TrainSection
 
 ACCOUNTANT = "prv"
+#: The key of the accountant's state in the saved training state's metadata.
+ACCOUNTS = "dp_accounts"
 INSTALL = "pip install 'recsys-kit[privacy]'"
 #: Opacus's RDP analysis (used by the PRV accountant to bound its domain) suggests wider
 #: orders; the PRV bound it returns is valid either way.
@@ -153,11 +158,33 @@ class PrivateTraining:
             optimizer.step()
             progress.update(task, completed=step + 1, info=f"{seen:,} users")
         self.epsilon = _quietly(lambda: self.accountant.get_epsilon(self.settings.delta))
-        loss = float(total) / max(seen, 1)
-        if not math.isfinite(loss):
-            raise RecsysKitError("The training loss is not finite (DP-SGD); lower train.lr or "
-                                 "train.privacy.max_grad_norm.")
-        return loss
+        return float(total) / max(seen, 1)
+
+    def state(self) -> dict[str, str]:
+        """What resuming needs: the accountant's history and the noise it was computed for."""
+        return {ACCOUNTS: json.dumps({
+            "history": self.accountant.history, "noise_multiplier": self.noise_multiplier,
+            "sample_rate": self.sample_rate, "epsilon": self.epsilon})}
+
+    def restore(self, saved: dict[str, str]) -> None:
+        """Continue the accounts from a saved training state; refuse one that has none or was
+        noised differently, since counting it from zero would understate the ε spent."""
+        if ACCOUNTS not in saved:
+            raise PrivacyError(
+                "Cannot resume this run with train.privacy: its saved training state holds no "
+                "privacy accounts (it was trained without DP, or by an older version), so the "
+                "ε already spent is unknown. Start a new run (without --resume).")
+        accounts = json.loads(saved[ACCOUNTS])
+        if not (math.isclose(accounts["noise_multiplier"], self.noise_multiplier)
+                and math.isclose(accounts["sample_rate"], self.sample_rate)):
+            raise PrivacyError(
+                f"Cannot resume this run with train.privacy: its saved state was trained with "
+                f"noise multiplier {accounts['noise_multiplier']:.4f} and sampling rate "
+                f"{accounts['sample_rate']:.4f}, this recipe gives {self.noise_multiplier:.4f} "
+                f"and {self.sample_rate:.4f} (the epochs, batch size, users or ε changed). "
+                "Resume with the recipe it started with, or start a new run.")
+        self.accountant.history = [tuple(entry) for entry in accounts["history"]]
+        self.epsilon = accounts["epsilon"]
 
     def epoch_metrics(self) -> dict[str, float]:
         """Logged with the epoch's training figures: the ε spent so far."""
