@@ -20,6 +20,7 @@ from recsys_kit.recipe.models import TrainPrivacy, TrainSection
 from recsys_kit.runner.context import RunContext
 from recsys_kit.runner.data_stages import prepare_data
 from recsys_kit.runner.modelling import build_model
+from recsys_kit.runner.pipeline import Runner
 from recsys_kit.testing import tiny
 
 pytest.importorskip("opacus")
@@ -169,3 +170,36 @@ def test_baselines_in_a_private_recipe_are_refused_at_validation() -> None:
     with pytest.raises(RecipeError, match="baselines are computed from the same users"):
         validate_mapping(tiny(Path("runs"), DP, "baselines=[{plugin: popularity}]"),
                          make_plugins().registry)
+
+
+def test_a_resumed_private_run_goes_on_counting_epsilon(tmp_path: Path) -> None:
+    from recsys_kit.store import ResultStore
+    from tests.test_lifecycle import StopAt, run_in_process
+
+    recipe = tiny(tmp_path / "runs", DP, "train.epochs=4", "train.precision=fp32")
+    [stopped], plugins = run_in_process(recipe, StopAt(2))
+    assert stopped.status == "interrupted"
+    store = ResultStore.in_dir(tmp_path / "runs")
+    [resumed] = Runner(plugins, Console(quiet=True)).resume(stopped.run_id, store.path)
+    assert resumed.status == "completed"
+    _, eps = store.query("SELECT epoch, value FROM metrics WHERE split = 'train' AND "
+                         "metric = 'epsilon' ORDER BY epoch")
+    assert [e for e, _ in eps] == [1, 2, 3, 4]
+    values = [v for _, v in eps]
+    assert values == sorted(values) and values[2] > values[1]  # not counted from zero again
+    assert 7.0 < values[3] <= 8.0
+
+
+def test_resuming_without_privacy_accounts_is_refused(tmp_path: Path) -> None:
+    model, rows, max_len = built(tmp_path, DP)
+    train = TrainSection(batch_size=16, epochs=2, privacy=settings(target_epsilon=8.0,
+                                                                    delta=1e-3))
+    private = PrivateTraining(train.privacy, train, model, len(rows["history"]), max_len,
+                              Console(quiet=True))
+    with pytest.raises(PrivacyError, match="ε already spent is unknown"):
+        private.restore({})
+    other = PrivateTraining(train.privacy, train.model_copy(update={"epochs": 6}), model,
+                            len(rows["history"]), max_len, Console(quiet=True))
+    with pytest.raises(PrivacyError, match="noise multiplier"):
+        private.restore(other.state())
+    private.restore(private.state())

@@ -211,3 +211,41 @@ def test_forget_reads_the_key_as_the_runs_did(tmp_path: Path,
     monkeypatch.delenv("TEAM_KEY")
     with pytest.raises(PrivacyError, match="TEAM_KEY"):
         forget(store.path, ["alice"], dry_run=True)
+
+
+def test_writes_kept_aside_in_the_journal_lose_the_user(tmp_path: Path) -> None:
+    from recsys_kit.privacy.pending import erase_from_journal
+    from recsys_kit.store import ResultStore
+    from recsys_kit.store.results import now
+
+    store = ResultStore(tmp_path / "results.duckdb")
+    store.migrate()
+    users = np.array(["gone@x.example", "kept@x.example"], dtype=object)
+    store.journal.add("write_recommendations", {
+        "run_id": "r", "user_ids": users, "item_ids": np.array([["a", "b"], ["c", "d"]],
+                                                               dtype=object),
+        "scores": np.array([[2.0, 1.0], [4.0, 3.0]]), "at": now()})
+    store.journal.add("write_explanations", {"run_id": "r", "method": "attention", "at": now(),
+                                             "rows": {"user_id": users[[0, 0, 1]],
+                                                      "rank": np.array([1, 2, 1], np.int32),
+                                                      "history_item_id": np.array(
+                                                          ["a", "b", "c"], dtype=object),
+                                                      "weight": np.array([0.5, 0.5, 1.0])}})
+    store.journal.add("write_dataset", {
+        "data_key": "k", "user_ids": users[[0, 0, 0, 1]], "positions": np.array([0, 1, 2, 0]),
+        "item_ids": np.array(["a", "b", "c", "d"], dtype=object),
+        "splits": np.array(["train", "valid", "test", "train"], dtype=object),
+        "catalogue": {"item_id": np.array(["a", "b", "c", "d"], dtype=object),
+                      "title": np.array(["A", "B", "C", "D"], dtype=object)}, "at": now()})
+    found = erase_from_journal(store.path, {"gone@x.example"}, dry_run=False)
+    assert sorted(c["gone@x.example"] for c in found.values()) == [1, 2, 3]
+    for path in store.journal.entries():
+        assert not holds_bytes(path, ["gone@x.example"]) and holds_bytes(path, ["kept@x"])
+    assert store.merge_pending() == 3
+    assert query(store.path, "SELECT user_id, rank, item_id FROM recommendations") == [
+        ("kept@x.example", 1, "c"), ("kept@x.example", 2, "d")]
+    assert query(store.path, "SELECT user_id, weight FROM explanations") == [
+        ("kept@x.example", 1.0)]
+    assert query(store.path, "SELECT user_id, item_id FROM interactions") == [
+        ("kept@x.example", "d")]
+    assert query(store.path, "SELECT count(*) FROM items") == [(4,)]

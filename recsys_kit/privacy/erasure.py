@@ -4,7 +4,8 @@ Places: every table of the results file with a ``user_id`` column (recommendatio
 explanations, interactions, feedback, ...); every file the ``artifacts`` table lists and every
 file under ``<output>/artifacts/`` (Parquet, CSV, JSON, ``.npz`` histories are rewritten
 without the user); the data cache (an entry holding the user is dropped: the next run
-rebuilds it, leaving erased users out). Each erasure is recorded in ``erasures`` and
+rebuilds it, leaving erased users out); the writes kept aside in the results file's journal
+(``<results>.pending/``, rewritten without the user). Each erasure is recorded in ``erasures`` and
 ``erasure_places`` under the user's pseudonym, never the raw id; the results file is then
 rewritten so that the deleted rows' bytes leave it.
 """
@@ -27,6 +28,7 @@ from recsys_kit.privacy.artifact_files import WEIGHTS, erase_from_file, holds_by
 from recsys_kit.privacy.erased import raw_user_ref
 from recsys_kit.privacy.key_record import KeyRecord, recorded_key, verify_key
 from recsys_kit.privacy.keys import load_key
+from recsys_kit.privacy.pending import erase_from_journal
 from recsys_kit.privacy.purge import rewrite_without_free_blocks
 from recsys_kit.store import ResultStore
 from recsys_kit.store.connection import open_db, transaction
@@ -189,6 +191,13 @@ class Eraser:
                 Path(str(path).removesuffix(".npz") + "-skipped-rows.csv").unlink(
                     missing_ok=True)
 
+    def erase_pending(self) -> None:
+        """Rewrite the results file's pending writes (its journal) without the users."""
+        for path, found in erase_from_journal(self.results, self.by_id.keys(),
+                                              self.dry_run).items():
+            for stored, n in found.items():
+                self.by_id[stored].places[f"pending write {path}"] = n
+
     def erase_tables(self, tables: list[str]) -> None:
         """Delete the users' rows from every table with a user_id column; record the
         erasures; all in one transaction."""
@@ -232,6 +241,8 @@ class Eraser:
         # The audit names a pseudonymised user by their pseudonym: search raw ids only.
         searched = [i for i, u in self.by_id.items()
                     if len(i) >= MIN_SEARCHED and u.user_ref != i]
+        pending = erase_from_journal(self.results, self.by_id.keys(), dry_run=True)
+        left += [f"pending write {path.name}" for path in pending]
         if left or (searched and holds_bytes(self.results, searched)):
             raise PrivacyError(
                 f"After erasure {self.results} still holds the user(s) "
@@ -253,6 +264,7 @@ def forget(results: Path, users: Sequence[str], *, key_file: Path | None = None,
     eraser = Eraser(results, entries, dry_run)
     tables, listed, sources, running = eraser.survey()
     eraser.erase_files(listed)
+    eraser.erase_pending()
     eraser.erase_tables(tables)
     if not dry_run:
         rewrite_without_free_blocks(results)
