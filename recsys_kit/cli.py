@@ -401,6 +401,29 @@ def feedback(
     feedback_command(run_id, file, results, out, err)
 
 
+@app.command()
+def forget(
+    user: Annotated[list[str], typer.Option(
+        "--user", "-u", help="Raw id of the user to erase (repeatable); with pseudonymised "
+        "results the key is applied as a run does.")],
+    results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
+    key_file: Annotated[Path | None, typer.Option(
+        help="File holding the pseudonym key (default: as the runs read it).")] = None,
+    pseudonym: Annotated[bool, typer.Option(
+        "--pseudonym", help="The ids given are pseudonyms already, not raw ids.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only report what would be removed.")] = False,
+) -> None:
+    """Erase users from the results file, its artifacts and caches; record the erasure."""
+    from recsys_kit.privacy.erasure import forget as erase
+    from recsys_kit.privacy.report import print_erasure
+
+    outcome = erase(results, user, key_file=key_file, given_pseudonyms=pseudonym,
+                    dry_run=dry_run)
+    if print_erasure(outcome, out, err):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point: run the app, turning user-facing errors into one paragraph and an exit code."""
     try:

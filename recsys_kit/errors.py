@@ -76,5 +76,10 @@ class StoreError(RecsysKitError):
     """The results file cannot be written or read (disk full, locked, wrong version)."""
 
 
+class PrivacyError(RecsysKitError):
+    """A privacy setting that cannot be honoured (a missing or wrong pseudonym key, DP settings
+    Opacus cannot meet, an erasure that could not finish): names the setting and the fix."""
+
+
 class NonFiniteError(RecsysKitError):
     """A loss, score or prediction that is NaN or infinite: the run stops as failed."""

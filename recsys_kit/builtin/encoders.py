@@ -98,6 +98,10 @@ class CategoricalConfig(StageConfig):
         "|", description="Separator between an item's values; null for one value per item."
     )
 
+    def side_columns(self) -> list[str]:
+        """The item side column this encoder reads."""
+        return [self.column]
+
 
 @hookimpl
 def register_stages() -> list[StageSpec]:

@@ -86,8 +86,14 @@ class ItemsSource(TableSource):
         default_factory=dict, description="item_id -> the file's id column; any other key is a "
         "side column taken from the given file column, e.g. {item_id: field1, title: field2}.")
     text_columns: Annotated[list[Text], AfterValidator(unique)] | None = Field(
-        None, description="File columns kept as side columns under their own names; default: every "
-        "other column when mapping names no side column.")
+        None, description="File columns kept as side columns under their own names. After ingest "
+        "only the columns named here, in mapping, or read by a stage (an hf_text template, a "
+        "categorical column) are kept; the rest never reach caches or results.")
+
+    def side_columns(self) -> list[str]:
+        """The side columns this source names (mapped or listed): kept after ingest."""
+        named = [*self.mapping, *(self.text_columns or [])]
+        return [c for c in named if c != "item_id"]
 
 
 class Filters(StageConfig):
@@ -108,6 +114,10 @@ class FilesConfig(StageConfig):
     filters: Filters = Field(default_factory=Filters, description="Rows dropped after reading.")
     on_bad_rows: Policy = Field("error", description=POLICY)
 
+    def side_columns(self) -> list[str]:
+        """Item side columns the recipe maps or lists (the rest are dropped after ingest)."""
+        return self.items.side_columns() if self.items else []
+
 
 class SequencesConfig(StageConfig):
     """Params of the ``sequences`` ingest stage."""
@@ -122,6 +132,10 @@ class SequencesConfig(StageConfig):
     items: ItemsSource | None = Field(None, description="Optional item side table.")
     filters: Filters = Field(default_factory=Filters, description="Rows dropped after reading.")
     on_bad_rows: Policy = Field("error", description=POLICY)
+
+    def side_columns(self) -> list[str]:
+        """Item side columns the recipe maps or lists (the rest are dropped after ingest)."""
+        return self.items.side_columns() if self.items else []
 
 
 class SyntheticConfig(StageConfig):
@@ -139,6 +153,10 @@ class SyntheticConfig(StageConfig):
     follow: float = Field(0.5, ge=0, le=1, description="Chance to take the series' next item.")
     taste: Finite = Field(0.3, gt=0, description="Dirichlet concentration of tastes (low: "
                           "focused).")
+
+    def side_columns(self) -> list[str]:
+        """The item columns this stage generates (no file, nothing unnamed)."""
+        return ["title", "genres"]
 
     @model_validator(mode="after")
     def _sizes(self) -> SyntheticConfig:

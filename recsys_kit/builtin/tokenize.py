@@ -53,6 +53,12 @@ class HfTextConfig(StageConfig):
         description="Name of this text field; text_embedding's `field` refers to it.",
     )
 
+    def side_columns(self) -> list[str]:
+        """The item side columns the template reads."""
+        from string import Formatter
+
+        return [name for _, name, _, _ in Formatter().parse(self.template) if name]
+
     def cache_inputs(self) -> list[str]:
         """Files whose change must invalidate cached tokens: the model folder's files (a local
         folder, or the installed package's); a hub model has none to watch."""

@@ -47,7 +47,7 @@ def handle_bad_rows(ctx: DataContext, policy: str, bad: Bad) -> None:
         return
     line, kind, text = bad.first[0]
     if policy == "error":
-        shown = f" (the {bad.unit} reads {text[:120]!r})" if text else ""
+        shown = f" (the {bad.unit} reads {text[:120]!r})" if text and ctx.quote_rows else ""
         more = f" {total - 1} more {bad.unit}s are bad too." if total > 1 else ""
         hint = " If the file is latin-1, set encoding: latin-1." if "encoding" in kind else ""
         raise DataError(f"{bad.file} {bad.unit} {line}: {kind}{shown}.{more}{hint} Fix the file, "

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from recsys_kit.privacy.checks import drop_columns_are_possible, private_training_has_no_baselines
+
 if TYPE_CHECKING:
     from recsys_kit.recipe.loader import LoadedRecipe
 
@@ -106,6 +108,8 @@ NEEDS: dict[Check, tuple[str, ...]] = {
     rerank_covers_top_k: ("model", "output", "evaluate"),
     direct_recommender_alone: ("model",),
     first_tokenizer_builds_ids: ("data",),
+    drop_columns_are_possible: ("data", "model", "privacy"),
+    private_training_has_no_baselines: ("train", "baselines"),
 }
 
 

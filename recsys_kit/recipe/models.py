@@ -102,6 +102,20 @@ class ModelSection(Strict):
     rerank_top_n: int = Field(100, ge=1, description="Candidates the retrieval stage passes on.")
 
 
+class TrainPrivacy(Strict):
+    """Differentially private training (DP-SGD through Opacus): one user's training sequence
+    is one privacy unit, so the guarantee is user-level."""
+
+    target_epsilon: float = Field(
+        gt=0, description="Privacy budget ε spent by the end of `train.epochs` (smaller: more "
+        "private, noisier); the noise is calibrated to reach it exactly then.")
+    delta: float = Field(
+        gt=0, lt=1, description="δ of (ε, δ)-DP; must be below 1/users (e.g. 1/(10·users)).")
+    max_grad_norm: float = Field(
+        1.0, gt=0, description="Each user's gradient is clipped to this L2 norm before noise "
+        "is added (replaces train.grad_clip).")
+
+
 class TrainSection(Strict):
     """The training loop: AdamW, validation every epoch, early stopping, best weights kept."""
 
@@ -121,12 +135,46 @@ class TrainSection(Strict):
         "CPUs with AVX512-BF16/AMX), fp32 elsewhere.",
     )
     grad_clip: float | None = Field(1.0, gt=0, description="Clip gradient norm; null disables.")
+    privacy: TrainPrivacy | None = Field(
+        None, description="Train with user-level differential privacy (DP-SGD, needs the "
+        "`privacy` extra); null trains without. See docs/privacy.md.")
     deterministic: bool = Field(
         True,
         description="Use only deterministic kernels: the same seed, machine and settings give "
         "identical results. `false` allows PyTorch's faster nondeterministic kernels (CUDA "
         "atomics), whose results vary slightly from run to run.",
     )
+
+
+class PrivacySection(Strict):
+    """What a run keeps about people: pseudonymous user ids, fewer columns, private files."""
+
+    pseudonymize_users: bool = Field(
+        False, description="Replace user ids at ingest with a keyed hash (HMAC-SHA256, hex): "
+        "caches, results, artifacts and logs then hold only pseudonyms.")
+    key_env: str = Field(
+        "RECSYS_KIT_PSEUDONYM_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Name of the environment variable that holds the pseudonym key (the "
+        "variable's name, never the key).")
+    key_file: str | None = Field(
+        None, description="File holding the pseudonym key, used instead of key_env; must lie "
+        "outside output.dir and be readable by its owner only.")
+    pseudonym_length: int = Field(
+        16, ge=8, le=64, description="Hex characters kept of each HMAC (16 = 64 bits); a "
+        "collision between two users is an error that asks for a longer one.")
+    drop_columns: list[str] = Field(
+        default_factory=list, description="Columns removed at ingest: item side columns, or "
+        "`rating` / `weight` of the interactions.")
+    owner_only_files: bool | None = Field(
+        None, description="Make every file and folder the run writes readable by its owner "
+        "only (0600/0700); null: on when pseudonymize_users is on.")
+
+    @property
+    def owner_only(self) -> bool:
+        """Whether the run's files are made readable by their owner only."""
+        if self.owner_only_files is None:
+            return self.pseudonymize_users
+        return self.owner_only_files
 
 
 class OutputSection(Strict):
@@ -187,3 +235,6 @@ class Recipe(Strict):
         description="User encoders run on the same data as separate runs, for comparison.",
     )
     output: OutputSection = Field(default_factory=OutputSection)
+    privacy: PrivacySection = Field(
+        default_factory=PrivacySection,
+        description="Pseudonymous user ids, columns kept, file permissions (docs/privacy.md).")

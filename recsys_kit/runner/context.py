@@ -21,13 +21,15 @@ class DataContext:
     """Given to data stages: an in-memory DuckDB connection, the seed, and a console.
 
     Ingest stages create the ``interactions`` (and optional ``items``) tables in ``con``;
-    split stages create ``split_interactions``; see ``recsys_kit.columns``.
+    split stages create ``split_interactions``; see ``recsys_kit.columns``. ``quote_rows``
+    False (pseudonymised users) forbids quoting input rows in messages: they hold raw ids.
     """
 
     con: duckdb.DuckDBPyConnection
     seed: int = 42
     console: Console = field(default_factory=lambda: Console(stderr=True))
     notes: dict[str, Any] = field(default_factory=dict)
+    quote_rows: bool = True
 
     def report(self, stage: str, message: str) -> None:
         """Print one line about what a stage did (rows read, kept, dropped)."""

@@ -15,6 +15,7 @@ import duckdb
 from rich.console import Console
 
 from recsys_kit.data import SequenceData
+from recsys_kit.privacy.dataset import DataPrivacy
 from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
 from recsys_kit.runner.context import DataContext
 from recsys_kit.serving.feedback_ingest import FeedbackSnapshot, append_feedback, feedback_snapshot
@@ -45,9 +46,10 @@ def _fingerprint(path: Path) -> dict[str, object]:
 
 
 def data_key(loaded: LoadedRecipe, ingest: object,
-             feedback: FeedbackSnapshot | None = None) -> str:
-    """Hash of the data stages' names and params, their input files' identity, and the
-    feedback events the recipe takes (``data.feedback``)."""
+             feedback: FeedbackSnapshot | None = None, privacy: dict | None = None) -> str:
+    """Hash of the data stages' names and params, their input files' identity, the feedback
+    events the recipe takes (``data.feedback``) and what the privacy step does
+    (``DataPrivacy.fingerprint``: a key's identity, never the key)."""
     stages = [loaded.stage("data.ingest"), loaded.stage("data.split"),
               *loaded.stage_list("data.tokenize")]
     inputs = [*getattr(ingest, "inputs", lambda: [])(),
@@ -60,6 +62,7 @@ def data_key(loaded: LoadedRecipe, ingest: object,
                         s.config.model_dump(mode="json")] for s in stages],
             "inputs": [_fingerprint(Path(p)) for p in inputs],
             **({"feedback": feedback.fingerprint} if feedback is not None else {}),
+            **({"privacy": privacy} if privacy else {}),
         },
         sort_keys=True,
     )
@@ -72,7 +75,8 @@ def prepare_data(
     """Run the data stages, or load their cached result."""
     ingest = loaded.stage("data.ingest").build()
     feedback = feedback_snapshot(loaded.recipe.data.feedback, loaded.recipe.output.dir)
-    key = data_key(loaded, ingest, feedback)
+    privacy = DataPrivacy.of(loaded)
+    key = data_key(loaded, ingest, feedback, privacy.fingerprint())
     path = cache_dir / f"data-{key}.npz"
     skipped = cache_dir / f"data-{key}-skipped-rows.csv"
     if path.exists():
@@ -84,9 +88,12 @@ def prepare_data(
             console.print(f"[dim]data stages: cached ({path})[/]")
             return PreparedData(data, key, cached=True,
                                 skipped_rows=skipped if skipped.exists() else None)
-    ctx = DataContext(con=duckdb.connect(), seed=loaded.recipe.seed, console=console)
+    ctx = DataContext(con=duckdb.connect(), seed=loaded.recipe.seed, console=console,
+                      quote_rows=privacy.key is None)
     try:
         _timed(stage_hook, loaded.stage("data.ingest"), lambda: ingest.run(ctx))
+        # Feedback ids are stored pseudonyms already: the privacy step must not hash them again.
+        privacy.apply(ctx)
         if feedback is not None:
             append_feedback(ctx, feedback)
         _timed(stage_hook, loaded.stage("data.split"),

@@ -24,6 +24,7 @@ from recsys_kit.nn.ranking.predict import predict_pairs
 from recsys_kit.nn.ranking.rank import rank
 from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.trainer import Trainer
+from recsys_kit.privacy.dp.training import check_model, private_training
 from recsys_kit.ranking import NO_ITEM, Ranking
 from recsys_kit.runner.context import RunContext
 from recsys_kit.runner.explain import explanation_method, write_explanations
@@ -31,7 +32,7 @@ from recsys_kit.runner.memory import check_fits, estimate
 from recsys_kit.store import ResultStore
 
 #: Per-epoch figures logged under split 'train'; the rest of an epoch's metrics are validation.
-TRAIN_METRICS = {"loss", "epoch_seconds", "sequences_per_s", "eval_seconds"}
+TRAIN_METRICS = {"loss", "epoch_seconds", "sequences_per_s", "eval_seconds", "epsilon"}
 DEFAULT_MAX_LEN = 50
 DEFAULT_DIM = 64
 
@@ -202,6 +203,8 @@ def fit_and_evaluate(
             )
         return metrics
 
+    if recipe.train.privacy is not None:
+        check_model(model)
     if isinstance(model, SequenceRecommender):
         rows = training_rows(histories(TRAIN), max_len, masked=model.masked,
                              ratings=history_ratings(TRAIN) if uses_ratings else None)
@@ -222,6 +225,7 @@ def fit_and_evaluate(
             validate=validate,
             on_epoch=on_epoch, console=ctx.console,
             before_epoch=lambda epoch: ctx.plugins.hook.before_epoch(run=ctx, epoch=epoch),
+            private=private_training(recipe.train, model, rows, max_len, ctx.console),
         )
         if ctx.attempt > 1 and trainer.resume():
             ctx.console.print(f"resuming after epoch {trainer.progress.epoch}", highlight=False)

@@ -29,6 +29,7 @@ from recsys_kit.errors import RecsysKitError
 from recsys_kit.interrupts import StopRequested, ignore_further_stops, shielded, stop_requested
 from recsys_kit.nn.training import checkpoints
 from recsys_kit.plugins import Plugins
+from recsys_kit.privacy.files import owner_only
 from recsys_kit.recipe.loader import LoadedRecipe, validate_mapping
 from recsys_kit.runner.context import RunContext, resolve_device, seed_everything
 from recsys_kit.runner.data_stages import PreparedData, prepare_data
@@ -100,6 +101,11 @@ class Runner:
 
     def run(self, loaded: LoadedRecipe) -> list[RunOutcome]:
         """Run the recipe and then each of its baselines on the same data."""
+        privacy = loaded.recipe.privacy
+        with owner_only(Path(loaded.recipe.output.dir), enabled=privacy.owner_only):
+            return self._run_with_baselines(loaded)
+
+    def _run_with_baselines(self, loaded: LoadedRecipe) -> list[RunOutcome]:
         main = self._run_one(loaded, prepared=None, parent=None)
         return [main, *self._baselines(loaded, main, done=set())]
 
@@ -127,12 +133,13 @@ class Runner:
         loaded = validate_mapping(recipe, self.plugins.registry, source=row["recipe_source"] or
                                   "<resumed run>")
         resumed = _Resumed(run_id, int(row["attempts"] or 1) + 1, row["data_key"])
-        main = self._run_one(loaded, prepared=None, parent=row["parent_run_id"],
-                             resumed=resumed)
-        if row["parent_run_id"] is not None:
-            return [main]
-        _, children = store.query("SELECT name FROM runs WHERE parent_run_id = ?", [run_id])
-        return [main, *self._baselines(loaded, main, done={name for (name,) in children})]
+        with owner_only(store.path.parent, enabled=loaded.recipe.privacy.owner_only):
+            main = self._run_one(loaded, prepared=None, parent=row["parent_run_id"],
+                                 resumed=resumed)
+            if row["parent_run_id"] is not None:
+                return [main]
+            _, children = store.query("SELECT name FROM runs WHERE parent_run_id = ?", [run_id])
+            return [main, *self._baselines(loaded, main, done={name for (name,) in children})]
 
     def _baselines(self, loaded: LoadedRecipe, main: _Outcome, done: set[str]
                    ) -> list[RunOutcome]:

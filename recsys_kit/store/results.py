@@ -18,7 +18,7 @@ from recsys_kit.store.liveness import owner_alive
 RESULTS_FILE = "results.duckdb"
 
 #: Forward-only migrations: version -> SQL file in this package. Never edit a released one.
-MIGRATIONS: dict[int, str] = {1: "schema_v1.sql", 2: "schema_v2.sql"}
+MIGRATIONS: dict[int, str] = {1: "schema_v1.sql", 2: "schema_v2.sql", 3: "schema_v3.sql"}
 SCHEMA_VERSION = max(MIGRATIONS)
 #: How long a run's write waits for another program's lock before it is kept aside instead.
 WRITE_WAIT_S = 10.0

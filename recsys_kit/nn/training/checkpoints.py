@@ -58,8 +58,9 @@ def load_weights(model: torch.nn.Module, path: Path, device: torch.device) -> No
 
 
 def save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               progress: Progress) -> None:
-    """The whole training state after an epoch."""
+               progress: Progress, extra: dict[str, str] | None = None) -> None:
+    """The whole training state after an epoch; ``extra`` is a collaborator's own state
+    (e.g. the privacy accounts), kept in the same file so both always match."""
     tensors = {_MODEL + k: v for k, v in model.state_dict().items()}
     state = optimizer.state_dict()
     for index, values in state["state"].items():
@@ -71,7 +72,7 @@ def save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimi
         for i, rng in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"{_RNG}cuda.{i}"] = rng
     metadata = {"progress": json.dumps(asdict(progress)),
-                "param_groups": json.dumps(state["param_groups"])}
+                "param_groups": json.dumps(state["param_groups"]), **(extra or {})}
     save_atomically(tensors, path, metadata)
 
 
@@ -96,3 +97,10 @@ def load_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimi
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
     return Progress(**json.loads(metadata["progress"]))
+
+
+def saved_extra(path: Path) -> dict[str, str]:
+    """The ``extra`` entries :func:`save_state` wrote to ``path`` (empty if none)."""
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+    return {k: v for k, v in metadata.items() if k not in ("progress", "param_groups")}

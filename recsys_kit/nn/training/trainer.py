@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,6 +28,9 @@ from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.checkpoints import Progress as TrainProgress
 from recsys_kit.recipe.models import TrainSection
 from recsys_kit.runner.eta import clock, epoch_remaining, run_time
+
+if TYPE_CHECKING:
+    from recsys_kit.privacy.dp.training import PrivateTraining
 
 LOWER_IS_BETTER = {"rmse", "mae", "loss"}
 #: Batches between progress-bar updates (each reads the loss back from the device).
@@ -63,7 +67,8 @@ class Trainer:
     ``on_epoch(epoch, metrics)`` is told after each epoch (metrics include ``loss``). The best
     weights go to ``checkpoint`` (safetensors), the whole training state after each epoch to
     ``last`` (for resuming). ``progress`` says where training stands at any moment, also
-    after an interruption.
+    after an interruption. ``private`` (DP-SGD) clips and noises each user's gradient, runs
+    the epochs and keeps the privacy accounts, saved and restored with the training state.
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class Trainer:
         console: Console,
         before_epoch: Callable[[int], None] = lambda epoch: None,
         last: Path | None = None,
+        private: PrivateTraining | None = None,
     ) -> None:
         self.model, self.settings, self.device = model, settings, device
         self.checkpoint, self.validate, self.on_epoch = checkpoint, validate, on_epoch
@@ -88,6 +94,9 @@ class Trainer:
             weight_decay=settings.weight_decay,
         )
         self.progress = TrainProgress()
+        self.private = private
+        if private is not None:  # DP-SGD: its epochs, clipping and noise; last weights kept
+            self.optimizer = private.wrap(self.optimizer)
 
     def _diverged(self, epoch: int, batch: int, value: float) -> NonFiniteError:
         s, best = self.settings, self.progress.best_epoch
@@ -103,6 +112,11 @@ class Trainer:
 
     def _epoch(self, epoch: int, rows: dict[str, torch.Tensor], bar: Progress, task: int
                ) -> float:
+        if self.private is not None:
+            loss = self.private.epoch(self.optimizer, rows, self.device, bar, task)
+            if not math.isfinite(loss):
+                raise self._diverged(epoch, self.private.steps, loss)
+            return loss
         self.model.train()
         n_rows = len(next(iter(rows.values())))
         order = torch.randperm(n_rows, device=self.device)
@@ -142,6 +156,8 @@ class Trainer:
             return False
         self.progress = checkpoints.load_state(self.last, self.model, self.optimizer,
                                                self.device)
+        if self.private is not None:
+            self.private.restore(checkpoints.saved_extra(self.last))
         return True
 
     def _stop_reason(self, epoch: int) -> str | None:
@@ -177,8 +193,11 @@ class Trainer:
                 metrics = {"loss": loss, "epoch_seconds": seconds,
                            "sequences_per_s": n_rows / seconds,
                            "eval_seconds": time.perf_counter() - t0 - seconds, **validation}
+                if self.private is not None:
+                    metrics.update(self.private.epoch_metrics())
                 value = metrics.get(s.monitor)
-                improved = value is not None and better(s.monitor, value, p.best_value)
+                improved = value is not None and (self.private is not None or better(
+                    s.monitor, value, p.best_value))
                 p.epoch, p.seconds = epoch, p.seconds + time.perf_counter() - t0
                 if improved:
                     p.best_epoch, p.best_value, p.waited = epoch, value, 0
@@ -188,7 +207,8 @@ class Trainer:
                 with shielded():  # an epoch's work is kept even when a stop arrives now
                     if improved:
                         checkpoints.save_weights(self.model, self.checkpoint)
-                    checkpoints.save_state(self.last, self.model, self.optimizer, p)
+                    checkpoints.save_state(self.last, self.model, self.optimizer, p,
+                                           self.private.state() if self.private else None)
                     self.on_epoch(epoch, metrics)
                 timing = run_time(epoch=epoch, epochs=s.epochs, seconds=p.seconds,
                                   waited=p.waited, patience=s.patience, max_minutes=s.max_minutes)
