@@ -122,6 +122,12 @@ class TrainSection(Strict):
         "identical results. `false` allows PyTorch's faster nondeterministic kernels (CUDA "
         "atomics), whose results vary slightly from run to run.",
     )
+    compile: bool | Literal["auto"] = Field(
+        False,
+        description="Compile the model's training step with torch.compile: `true`, `false`, or "
+        "`auto` (on CUDA only). The first epoch is slower while it compiles; it needs a C "
+        "compiler on the machine.",
+    )
 
 
 class OutputSection(Strict):

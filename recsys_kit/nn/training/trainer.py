@@ -27,6 +27,7 @@ from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.checkpoints import Progress as TrainProgress
 from recsys_kit.recipe.models import TrainSection
+from recsys_kit.runner.distributed import Ranks
 
 LOWER_IS_BETTER = {"rmse", "mae", "loss"}
 #: Batches between progress-bar updates (each reads the loss back from the device).
@@ -56,6 +57,28 @@ def parameter_groups(model: torch.nn.Module, lr: float) -> list[dict]:
     return [{"params": params, "lr": rate} for rate, params in groups.items()]
 
 
+class LossOf(torch.nn.Module):
+    """A model's training loss as a module's ``forward``: what DistributedDataParallel wraps
+    (it synchronises gradients of what runs through ``forward``) and ``torch.compile``
+    compiles."""
+
+    def __init__(self, model: SequenceRecommender) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, **rows: torch.Tensor) -> torch.Tensor:
+        """``model.loss`` of one batch of rows."""
+        return self.model.loss(**rows)
+
+
+def compiled(step: torch.nn.Module, settings: TrainSection, device: torch.device
+             ) -> torch.nn.Module:
+    """``step`` under ``torch.compile`` when ``train.compile`` asks for it: ``true``, or
+    ``auto`` on CUDA (on a CPU compiling rarely pays for its start-up)."""
+    wanted = settings.compile is True or (settings.compile == "auto" and device.type == "cuda")
+    return torch.compile(step) if wanted else step
+
+
 class Trainer:
     """Trains a ``SequenceRecommender`` on rows of named arrays (``history``, ``targets``, ...).
 
@@ -77,6 +100,8 @@ class Trainer:
         console: Console,
         before_epoch: Callable[[int], None] = lambda epoch: None,
         last: Path | None = None,
+        ranks: Ranks | None = None,
+        seed: int = 0,
     ) -> None:
         self.model, self.settings, self.device = model, settings, device
         self.checkpoint, self.validate, self.on_epoch = checkpoint, validate, on_epoch
@@ -88,6 +113,8 @@ class Trainer:
             weight_decay=settings.weight_decay,
         )
         self.progress = TrainProgress()
+        self.ranks, self.seed = ranks or Ranks(), seed
+        self.step_loss = compiled(self.ranks.wrap(LossOf(model), device), settings, device)
 
     def _diverged(self, epoch: int, batch: int, value: float) -> NonFiniteError:
         s, best = self.settings, self.progress.best_epoch
@@ -105,29 +132,49 @@ class Trainer:
                ) -> float:
         self.model.train()
         n_rows = len(next(iter(rows.values())))
-        order = torch.randperm(n_rows, device=self.device)
+        # One order per epoch from the seed, the same on every rank (each takes its share).
+        shuffle = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(n_rows, generator=shuffle).to(self.device)
         bs = self.settings.batch_size
         n_batches = (n_rows + bs - 1) // bs
         bar.reset(task, total=n_batches)
         total, count, started = torch.zeros((), device=self.device), 0, time.perf_counter()
         for b in range(n_batches):
-            idx = order[b * bs:(b + 1) * bs]
+            batch = order[b * bs:(b + 1) * bs]
+            idx, weight = self._share(batch, rows)
             with autocast(self.device, self.settings.precision):
-                loss = self.model.loss(**{name: col[idx] for name, col in rows.items()})
+                loss = self.step_loss(**{name: col[idx] for name, col in rows.items()})
+                if weight is not None:
+                    loss = loss * weight
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.settings.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
             self.optimizer.step()
             total += loss.detach()  # summed on the device: no host sync per batch
-            count += len(idx)
+            count += len(batch)
             if b % PROGRESS_EVERY == 0 or b == n_batches - 1:
                 mean = total.item() / (b + 1)
                 if not math.isfinite(mean):
                     raise self._diverged(epoch, b + 1, mean)
                 rate = count / max(time.perf_counter() - started, 1e-9)
                 bar.update(task, completed=b + 1, info=f"loss {mean:.4f} · {rate:,.0f} seq/s")
-        return float(total) / max(n_batches, 1)
+        return float(self.ranks.mean(total)) / max(n_batches, 1)
+
+    def _share(self, batch: torch.Tensor, rows: dict[str, torch.Tensor]
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's rows of a global batch, and the weight that turns its mean loss into its
+        part of the global batch's mean (DDP averages gradients over ranks): the share of the
+        batch's target tokens it holds, times the number of ranks. One process: no weight."""
+        if self.ranks.world_size == 1:
+            return batch, None
+        idx = self.ranks.share(batch)
+        weight = torch.zeros((), device=self.device)
+        if not len(idx):  # a short last batch: a row, counted for nothing, keeps DDP in step
+            return batch[:1], weight
+        targets = rows["targets"]
+        local, overall = (targets[idx] != 0).sum(), (targets[batch] != 0).sum()
+        return idx, weight + local * self.ranks.world_size / overall.clamp(min=1)
 
     def _validate(self, epoch: int) -> dict[str, float]:
         try:
@@ -182,12 +229,14 @@ class Trainer:
                     p.best_epoch, p.best_value, p.waited = epoch, value, 0
                 else:
                     p.waited += 1
-                p.stopped = self._stop_reason(epoch)
-                with shielded():  # an epoch's work is kept even when a stop arrives now
-                    if improved:
-                        checkpoints.save_weights(self.model, self.checkpoint)
-                    checkpoints.save_state(self.last, self.model, self.optimizer, p)
-                    self.on_epoch(epoch, metrics)
+                # Rank 0 decides (the time budget is measured per process): all ranks follow.
+                p.stopped = self.ranks.broadcast(self._stop_reason(epoch))
+                if self.ranks.is_main:
+                    with shielded():  # an epoch's work is kept even when a stop arrives now
+                        if improved:
+                            checkpoints.save_weights(self.model, self.checkpoint)
+                        checkpoints.save_state(self.last, self.model, self.optimizer, p)
+                        self.on_epoch(epoch, metrics)
                 bar.update(epochs, advance=1,
                            info=f"{s.monitor} {value:.4f} (best {p.best_value:.4f} "
                                 f"@ {p.best_epoch})" if value is not None else "")
@@ -202,6 +251,8 @@ class Trainer:
         return p
 
     def load_best(self) -> None:
-        """Load the best checkpoint, if one was written."""
-        if self.checkpoint.exists():
+        """Load the best checkpoint, if one was written (rank 0 reads it, and hands the
+        weights to the other ranks: they need no shared filesystem)."""
+        if self.ranks.is_main and self.checkpoint.exists():
             checkpoints.load_weights(self.model, self.checkpoint, self.device)
+        self.ranks.broadcast_module(self.model)
