@@ -4,6 +4,7 @@ processes on the CPU give the same metrics as one process; a failing rank fails 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,28 @@ def test_a_failing_rank_fails_the_run(tmp_path: Path) -> None:
     status, error = runs[0]
     assert status == "failed"
     assert "rank 1 of 2 failed" in error and "deliberate failure of rank 1" in error
+
+
+@pytest.mark.slow
+def test_ctrl_c_interrupts_every_rank(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, "stop")
+    text = recipe.read_text().replace("epochs: 3", "epochs: 500").replace("patience: 3",
+                                                                         "patience: 500")
+    recipe.write_text(text)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recsys_kit", "run", "--nproc", "2", str(recipe)], env=_env(),
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:  # Ctrl-C reaches the terminal's whole process group
+            if line.startswith("epoch   2"):
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+        proc.stderr.read()
+        assert proc.wait(timeout=TIMEOUT_S) != 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    _, runs = ResultStore.in_dir(tmp_path / "stop").query("SELECT status, error FROM runs")
+    assert [status for status, _ in runs] == ["interrupted"]
+    assert "resume it with" in runs[0][1]

@@ -47,6 +47,12 @@ class DataSection(Strict):
         json_schema_extra=_family(Family.TOKENIZE),
         description="Tokenizers, applied in order; `item_ids` builds the item vocabulary.",
     )
+    memory_limit: str | None = Field(
+        None,
+        pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B)$",
+        description="Most memory DuckDB uses for the data stages, e.g. `8GB`; past it, it spills "
+        "to <output.dir>/cache/duckdb-tmp. Default: DuckDB's own (80% of the RAM).",
+    )
 
 
 class EncodersSection(Strict):

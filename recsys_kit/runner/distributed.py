@@ -6,8 +6,8 @@ few collective steps a run needs. The one place that knows about ``torch.distrib
 same run from the same seed: the same data and initial weights; each trains on its share of
 every global batch and DistributedDataParallel averages the gradients; each ranks its share of
 the users and the rankings are gathered, so every rank computes the same metrics. Rank 0 alone
-writes the results file and the checkpoints; a rank that fails leaves a note that rank 0 puts
-in the run's error.
+writes the results file and the checkpoints; a rank that fails or is interrupted leaves a note
+that rank 0 puts in the run's row.
 """
 
 from __future__ import annotations
@@ -180,26 +180,34 @@ class NotWriting:
         raise AttributeError(f"rank other than 0 cannot use the results store's {name!r}")
 
 
-def failure_note(folder: Path, rank: int) -> Path:
-    """Where rank ``rank`` leaves the reason it failed, for rank 0 to record."""
-    return folder / f"rank-{rank}-failed.txt"
+def stop_note(folder: Path, rank: int, status: str) -> Path:
+    """Where rank ``rank`` says why it stopped (``status``: failed or interrupted)."""
+    return folder / f"rank-{rank}-{status}.txt"
 
 
-def note_failure(folder: Path, ranks: Ranks, message: str) -> None:
-    """Leave the note saying why this rank failed (best effort: the rank is on its way out)."""
+def note_stop(folder: Path, ranks: Ranks, status: str, message: str) -> None:
+    """Leave the note saying why this rank stopped, for rank 0 to record in the run (best
+    effort: the rank is on its way out)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        failure_note(folder, ranks.rank).write_text(message, encoding="utf-8")
+        stop_note(folder, ranks.rank, status).write_text(message, encoding="utf-8")
     except OSError:
         pass
 
 
-def failures_noted(folder: Path, ranks: Ranks) -> str | None:
-    """One paragraph naming every other rank that noted a failure, or None."""
-    found = []
+def stops_noted(folder: Path, ranks: Ranks) -> tuple[str, str] | None:
+    """What the other ranks noted: ``("failed", one paragraph naming every rank that failed
+    and why)``, else ``("interrupted", the signal)``, else None."""
+    failed, interrupted = [], []
     for r in range(1, ranks.world_size):
-        note = failure_note(folder, r)
+        note = stop_note(folder, r, "failed")
         if note.exists():
-            found.append(f"rank {r} of {ranks.world_size} failed: "
-                         f"{note.read_text(encoding='utf-8').strip()}")
-    return " ".join(found) or None
+            failed.append(f"rank {r} of {ranks.world_size} failed: "
+                          f"{note.read_text(encoding='utf-8').strip()}")
+        elif stop_note(folder, r, "interrupted").exists():
+            interrupted.append(stop_note(folder, r, "interrupted").read_text(encoding="utf-8"))
+    if failed:
+        return "failed", " ".join(failed)
+    if interrupted:
+        return "interrupted", interrupted[0].strip()
+    return None

@@ -35,10 +35,10 @@ from recsys_kit.runner.context import RunContext, resolve_device, seed_everythin
 from recsys_kit.runner.data_stages import PreparedData, prepare_data
 from recsys_kit.runner.distributed import (
     NotWriting,
-    failures_noted,
-    note_failure,
+    note_stop,
     ranks_from_env,
     start,
+    stops_noted,
 )
 from recsys_kit.runner.heartbeat import Heartbeat
 from recsys_kit.runner.modelling import ModelResult, fit_and_evaluate
@@ -271,14 +271,19 @@ class Runner:
                 result: ModelResult) -> None:
         if not self.ranks.is_main:
             if outcome.status == "failed" and outcome.error is not None:
-                note_failure(ctx.artifacts_dir, self.ranks, _error_text(outcome.error))
+                note_stop(ctx.artifacts_dir, self.ranks, "failed", _error_text(outcome.error))
+            elif outcome.status == "interrupted":
+                note_stop(ctx.artifacts_dir, self.ranks, "interrupted",
+                          getattr(outcome.error, "signal_name", "SIGINT"))
             return
         if self.ranks.world_size > 1 and outcome.status != "completed":
-            # Another rank's failure reaches rank 0 as a broken collective or torchrun's
-            # SIGTERM: the note that rank left says what happened.
-            noted = failures_noted(ctx.artifacts_dir, self.ranks)
-            if noted:
-                outcome.status, outcome.error = "failed", RecsysKitError(noted)
+            # Another rank's stop reaches rank 0 as a broken collective or torchrun's SIGTERM:
+            # the note that rank left says what happened.
+            noted = stops_noted(ctx.artifacts_dir, self.ranks)
+            if noted and noted[0] == "failed":
+                outcome.status, outcome.error = "failed", RecsysKitError(noted[1])
+            elif noted and outcome.status == "failed":
+                outcome.status, outcome.error = "interrupted", StopRequested(noted[1])
         hook, exc = self.plugins.hook, outcome.error
         if outcome.status == "completed":
             store.finish_run(ctx.run_id, "completed", best_epoch=result.best_epoch)
