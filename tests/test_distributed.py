@@ -128,3 +128,18 @@ def test_ctrl_c_interrupts_every_rank(tmp_path: Path) -> None:
     _, runs = ResultStore.in_dir(tmp_path / "stop").query("SELECT status, error FROM runs")
     assert [status for status, _ in runs] == ["interrupted"]
     assert "resume it with" in runs[0][1]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (NCCL)")
+def test_one_rank_per_gpu_with_nccl(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, "nccl")
+    recipe.write_text(recipe.read_text().replace("device: cpu", "device: cuda"))
+    nproc = torch.cuda.device_count()
+    done = subprocess.run([sys.executable, "-m", "recsys_kit", "run", "--nproc", str(nproc),
+                           str(recipe)], env=_env(), capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"on cuda:0 (rank 0 of {nproc} processes)" in done.stderr
+    _, runs = ResultStore.in_dir(tmp_path / "nccl").query("SELECT status, device FROM runs")
+    assert runs == [("completed", "cuda:0")]

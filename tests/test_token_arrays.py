@@ -13,6 +13,7 @@ from rich.console import Console
 from recsys_kit.builtin.ingest import FilesConfig
 from recsys_kit.builtin.split import LeaveOneOut, LeaveOneOutConfig
 from recsys_kit.builtin.tokenize import ItemIds, ItemIdsConfig
+from recsys_kit.errors import DataError
 from recsys_kit.ingest.files import FilesIngest
 from recsys_kit.ingest.token_arrays import fetch_tokens
 from recsys_kit.plugins import make_plugins
@@ -80,3 +81,26 @@ def test_memory_limit_is_validated() -> None:
     recipe = tiny(Path("runs"), "data.memory_limit=lots")
     with pytest.raises(Exception, match="memory_limit"):
         validate_mapping(recipe, make_plugins().registry)
+
+
+@pytest.mark.slow
+def test_data_stages_spill_past_the_memory_limit(tmp_path: Path) -> None:
+    # 400,000 interactions need more than 32 MB in DuckDB: it spills to the cache folder
+    # (whose parent folders do not exist yet); at 16 MB some step cannot fit at all.
+    path = tmp_path / "big.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT i // 20 AS user_id, hash(i) % 5000 AS item_id, i AS ts "
+                    f"FROM range(400000) t(i)) TO '{path}' (FORMAT parquet)")
+    plugins = make_plugins()
+    for limit in ("32MB", "16MB"):
+        recipe = tiny(tmp_path / limit, f"data.memory_limit={limit}")
+        recipe["data"]["ingest"] = {"plugin": "files",
+                                    "params": {"interactions": {"path": str(path)}}}
+        loaded = validate_mapping(recipe, plugins.registry)
+        prepare = lambda: prepare_data(loaded, tmp_path / limit / "new" / "cache",  # noqa: E731,B023
+                                       Console(quiet=True), lambda family, name: lambda: None)
+        if limit == "32MB":
+            assert len(prepare().data.items) == 400_000
+        else:
+            with pytest.raises(DataError, match=r"data.memory_limit"):
+                prepare()

@@ -130,9 +130,9 @@ class TrainSection(Strict):
     )
     compile: bool | Literal["auto"] = Field(
         False,
-        description="Compile the model's training step with torch.compile: `true`, `false`, or "
-        "`auto` (on CUDA only). The first epoch is slower while it compiles; it needs a C "
-        "compiler on the machine.",
+        description="Compile the user encoder (the transformer) with torch.compile: `true`, "
+        "`false`, or `auto` (on CUDA only). The first epoch is slower while it compiles; on a "
+        "CPU it needs a C++ compiler.",
     )
 
 

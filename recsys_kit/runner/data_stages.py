@@ -16,6 +16,7 @@ import duckdb
 from rich.console import Console
 
 from recsys_kit.data import SequenceData
+from recsys_kit.errors import DataError
 from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
 from recsys_kit.runner.context import DataContext
 
@@ -106,6 +107,7 @@ def prepare_data(
 def connect(loaded: LoadedRecipe, cache_dir: Path) -> duckdb.DuckDBPyConnection:
     """The data stages' in-memory DuckDB: within ``data.memory_limit`` when set, spilling what
     does not fit (large joins, sorts, tables) to a folder of the cache."""
+    cache_dir.mkdir(parents=True, exist_ok=True)  # DuckDB creates the last folder only
     config = {"temp_directory": str(cache_dir / "duckdb-tmp")}
     if loaded.recipe.data.memory_limit:
         config["memory_limit"] = loaded.recipe.data.memory_limit
@@ -118,7 +120,15 @@ def _timed(ctx: DataContext, stage_hook: StageHook, stage: ResolvedStage, fn: Ca
     family, name = stage.spec.family.value, stage.spec.name
     done = stage_hook(family, name)
     started = time.perf_counter()
-    result = fn()
+    try:
+        result = fn()
+    except duckdb.OutOfMemoryException as exc:
+        limit = ctx.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        raise DataError(
+            f"The data stage {family} '{name}' needs more memory than DuckDB may use "
+            f"({limit}; {' '.join(str(exc).split()[:12])} ...). Raise data.memory_limit in the "
+            "recipe (e.g. `--set data.memory_limit=16GB`), or free memory on this machine."
+        ) from None
     ctx.console.print(f"[dim]{family} {name}: done in {time.perf_counter() - started:.1f} s[/]",
                       highlight=False)
     done()

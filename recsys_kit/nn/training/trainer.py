@@ -59,8 +59,7 @@ def parameter_groups(model: torch.nn.Module, lr: float) -> list[dict]:
 
 class LossOf(torch.nn.Module):
     """A model's training loss as a module's ``forward``: what DistributedDataParallel wraps
-    (it synchronises gradients of what runs through ``forward``) and ``torch.compile``
-    compiles."""
+    (it synchronises the gradients of what runs through ``forward``)."""
 
     def __init__(self, model: SequenceRecommender) -> None:
         super().__init__()
@@ -71,12 +70,17 @@ class LossOf(torch.nn.Module):
         return self.model.loss(**rows)
 
 
-def compiled(step: torch.nn.Module, settings: TrainSection, device: torch.device
-             ) -> torch.nn.Module:
-    """``step`` under ``torch.compile`` when ``train.compile`` asks for it: ``true``, or
-    ``auto`` on CUDA (on a CPU compiling rarely pays for its start-up)."""
+def compile_encoder(model: SequenceRecommender, settings: TrainSection,
+                    device: torch.device) -> bool:
+    """Compile the user encoder in place (its weights keep their names) when ``train.compile``
+    asks for it: ``true``, or ``auto`` on CUDA (on a CPU compiling rarely pays for its
+    start-up). The encoder is most of a step's work on fixed-shape batches; the loss stays
+    eager: it keeps only the positions with a target, a shape that changes every batch and
+    would make the compiler start over."""
     wanted = settings.compile is True or (settings.compile == "auto" and device.type == "cuda")
-    return torch.compile(step) if wanted else step
+    if wanted:
+        model.user.compile()
+    return wanted
 
 
 class Trainer:
@@ -114,7 +118,8 @@ class Trainer:
         )
         self.progress = TrainProgress()
         self.ranks, self.seed = ranks or Ranks(), seed
-        self.step_loss = compiled(self.ranks.wrap(LossOf(model), device), settings, device)
+        compile_encoder(model, settings, device)
+        self.step_loss = self.ranks.wrap(LossOf(model), device)
 
     def _diverged(self, epoch: int, batch: int, value: float) -> NonFiniteError:
         s, best = self.settings, self.progress.best_epoch
