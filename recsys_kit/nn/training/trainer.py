@@ -78,8 +78,8 @@ def compile_encoder(model: SequenceRecommender, settings: TrainSection,
     eager: it keeps only the positions with a target, a shape that changes every batch and
     would make the compiler start over."""
     wanted = settings.compile is True or (settings.compile == "auto" and device.type == "cuda")
-    if wanted:
-        model.user.compile()
+    if wanted:  # dynamic: a short last batch or a ranking batch does not recompile
+        model.user.compile(dynamic=True)
     return wanted
 
 
