@@ -73,6 +73,8 @@ class Attempt:
     setup: Callable[[Path], None] = lambda folder: None
     may_write: tuple[str, ...] = ()
     run: Callable[[Attempt, Path], Outcome] | None = None
+    #: Judges the outcome instead of the one-error-paragraph rules, after the data checks.
+    check: Callable[[Attempt, Outcome, dict], tuple[str, str]] | None = None
     verdict: str = ""
     detail: str = ""
     extra: dict[str, object] = field(default_factory=dict)
@@ -95,11 +97,16 @@ def cli(attempt: Attempt, folder: Path) -> Outcome:
 # -- the folder every attempt starts from ---------------------------------------------------
 
 
-def make_template(folder: Path) -> None:
-    """A results file with one completed (tiny) run, a second DuckDB file, files to protect."""
+def tiny_recipe(*overrides: str) -> dict:
+    """The tiny synthetic recipe writing to ``runs/``, with ``path=value`` overrides."""
     from recsys_kit.testing import tiny
 
-    (folder / "tiny.yaml").write_text(yaml.safe_dump(tiny(Path("runs"))))
+    return tiny(Path("runs"), *overrides)
+
+
+def make_template(folder: Path) -> None:
+    """A results file with one completed (tiny) run, a second DuckDB file, files to protect."""
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(tiny_recipe()))
     done = cli(Attempt("setup", "tiny run", ["run", "tiny.yaml"], []), folder)
     if done.code != 0:
         raise SystemExit(f"the tiny run failed:\n{done.err}")
@@ -149,6 +156,8 @@ def judge(attempt: Attempt, outcome: Outcome, before: dict[str, str], after: dic
             return "lost/corrupted", f"rows of {table} vanished"
     if not runs_before <= set(state_after.get("runs", [])):
         return "lost/corrupted", "an earlier run's row changed"
+    if attempt.check is not None:
+        return attempt.check(attempt, outcome, state_after)
     new_runs = set(state_after.get("runs", [])) - runs_before
     if any("'failed'" not in row for row in new_runs):
         return "lost/corrupted", "a new run row is not marked failed"
@@ -470,10 +479,14 @@ VERDICTS = ("clear error", "unclear", "crashed", "lost/corrupted")
 def main() -> None:
     """Run the chosen categories and print the table (and each attempt with -v)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("categories", nargs="*", help=f"some of: {', '.join(CATEGORIES)}")
+    parser.add_argument("categories", nargs="*", help="some of: bad data, bad recipes, "
+                        "sql escapes, signals/kills, concurrency")
     parser.add_argument("--jobs", type=int, default=2, help="attempts run at once")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every attempt")
     args = parser.parse_args()
+    import hostile_processes
+
+    CATEGORIES.update(hostile_processes.CATEGORIES)
     chosen = args.categories or list(CATEGORIES)
     unknown = [c for c in chosen if c not in CATEGORIES]
     if unknown:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -218,10 +220,20 @@ def sql(
     _print_rows(result.columns, result.rows, format)
 
 
+def _json_value(value: object) -> object:
+    """JSON has no NaN or infinity: they become null, as in DuckDB's own JSON output;
+    decimals become numbers."""
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
     if fmt == "json":
-        records = [dict(zip(columns, row, strict=True)) for row in rows]
-        sys.stdout.write(json.dumps(records, default=str, indent=2) + "\n")
+        records = [dict(zip(columns, map(_json_value, row), strict=True)) for row in rows]
+        sys.stdout.write(json.dumps(records, default=str, indent=2, allow_nan=False) + "\n")
     elif fmt == "csv":
         import csv
 

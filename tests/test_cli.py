@@ -311,6 +311,14 @@ def test_sql_json(cli: Cli, results: Path) -> None:
     assert all(0.0 <= r["value"] <= 1.0 for r in rows)
 
 
+def test_sql_json_is_valid_json_with_nan_and_infinity(cli: Cli, results: Path) -> None:
+    query = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, 1.5 AS c"
+    result = cli("sql", query, "--results", str(results), "-f", "json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out, parse_constant=lambda name: pytest.fail(name)) == [
+        {"a": None, "b": None, "c": 1.5}]
+
+
 def test_sql_unknown_format(cli: Cli, results: Path) -> None:
     result = cli("sql", "SELECT 1", "--results", str(results), "--format", "xml")
     assert result.code != 0

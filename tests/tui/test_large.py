@@ -1,8 +1,8 @@
-"""Opening on 100 runs and 1 million recommendation rows takes under a second."""
+"""The TUI on 100 runs and 1 million recommendation rows shows what it must (its speed is
+measured by ``benchmarks/tui_benchmarks.py``, not asserted here)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -23,32 +23,20 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_large(tmp_path_factory.mktemp("large") / "results.duckdb")
 
 
-async def _open_seconds(path: Path) -> float:
-    started = time.perf_counter()
-    app = RecsysApp(path, refresh_s=3600)
+async def test_opens_on_a_million_recommendations(large: Path) -> None:
+    assert Reader(large).sql("SELECT count(*) FROM recommendations").rows == [(1_000_000,)]
+    app = RecsysApp(large, refresh_s=3600)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        elapsed = time.perf_counter() - started
         assert app.screen.query_one("#runs", DataTable).row_count == 100
         app.push_screen(UserScreen("20260101-000007-run-0007", "500"))
         await pilot.pause()
         assert app.screen.query_one("#recs", DataTable).row_count == 10
-    return elapsed
 
 
-async def test_opens_in_under_a_second_on_a_million_recommendations(large: Path) -> None:
-    assert Reader(large).sql("SELECT count(*) FROM recommendations").rows == [(1_000_000,)]
-    times = [await _open_seconds(large) for _ in range(2)]
-    print(f"opened in {times} s")
-    best = min(times)  # best of two: a busy CI box
-    assert best < 1.0
-
-
-def test_user_and_compare_queries_stay_fast(large: Path) -> None:
+def test_user_and_compare_queries_on_a_large_file(large: Path) -> None:
     reader = Reader(large)
-    started = time.perf_counter()
     view = reader.user("20260101-000042-run-0042", "999")
     comparison = reader.compare("20260101-000001-run-0001", "20260101-000002-run-0002")
     assert view is not None and len(view.recommendations) == 10 and len(view.history) == 49
     assert len(comparison.users) == 200
-    assert time.perf_counter() - started < 1.0
