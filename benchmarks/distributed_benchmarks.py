@@ -64,7 +64,8 @@ def run(recipe: dict, name: str, nproc: int | None) -> dict[str, object]:
     if done.returncode:
         return {"error": done.stderr[-1500:]}
     _, rows = ResultStore.in_dir(recipe["output"]["dir"]).query(
-        "SELECT split, epoch, metric, value FROM metrics ORDER BY epoch")
+        "SELECT split, epoch, metric || coalesce('@' || k, ''), value FROM metrics "
+        "ORDER BY epoch")
     test = {m: v for s, _, m, v in rows if s == "test"}
     losses = [v for s, _, m, v in rows if s == "train" and m == "loss"]
     epochs = [v for s, _, m, v in rows if s == "train" and m == "epoch_seconds"]
