@@ -86,14 +86,19 @@ def run(
     results: Annotated[Path, typer.Option(
         help="Results file holding the run to resume (with --resume).")] = Path(
         "runs/results.duckdb"),
+    nproc: Annotated[int | None, typer.Option(
+        "--nproc", min=1, metavar="N",
+        help="Train with N processes on this machine (DistributedDataParallel, one per GPU, "
+             "or Gloo on the CPU): starts torchrun for you.")] = None,
 ) -> None:
     """Run a recipe: data, training, evaluation; results go to <output.dir>/results.duckdb.
 
     Ctrl-C or SIGTERM stop it cleanly (status interrupted, checkpoints kept); `--resume RUN_ID`
-    continues it later.
+    continues it later. Under torchrun (or with --nproc) only rank 0 writes results.
     """
     from recsys_kit.interrupts import handling_stops
     from recsys_kit.recipe import load_recipe
+    from recsys_kit.runner.distributed import ranks_from_env, stop
     from recsys_kit.runner.pipeline import Runner
 
     if (recipe is None) == (resume is None):
@@ -102,17 +107,27 @@ def run(
     if resume is not None and set_:
         raise RecsysKitError("--set cannot change a resumed run: it continues with the recipe "
                              "it started with. Start a new run to change settings.")
+    if nproc is not None:
+        from recsys_kit.runner.launch import launch
+
+        raise typer.Exit(launch(nproc, recipe, set_ or [], resume=resume, debug=STATE["debug"]))
     plugins = _plugins()
+    ranks = ranks_from_env()
     with handling_stops():
-        runner = Runner(plugins, err)
-        if resume is not None:
-            outcomes = runner.resume(resume, results)
-            out_dir = str(results.parent)
-        else:
-            loaded = load_recipe(recipe, plugins.registry, set_ or [])
-            outcomes = runner.run(loaded)
-            out_dir = loaded.recipe.output.dir
-        _print_outcomes(outcomes, out_dir)
+        # Ranks other than 0 stay quiet but for errors: rank 0 speaks for the run.
+        runner = Runner(plugins, err if ranks.is_main else Console(stderr=True, quiet=True))
+        try:
+            if resume is not None:
+                outcomes = runner.resume(resume, results)
+                out_dir = str(results.parent)
+            else:
+                loaded = load_recipe(recipe, plugins.registry, set_ or [])
+                outcomes = runner.run(loaded)
+                out_dir = loaded.recipe.output.dir
+        finally:
+            stop(ranks)
+        if ranks.is_main:
+            _print_outcomes(outcomes, out_dir)
     stopped = [o.error for o in outcomes if o.status == "interrupted"]
     if stopped:
         raise typer.Exit(_stop_exit_code(stopped[0]))

@@ -14,6 +14,7 @@ from recsys_kit.columns import ITEMS, SPLIT_INTERACTIONS, TRAIN
 from recsys_kit.data import SequenceData
 from recsys_kit.errors import DataError
 from recsys_kit.hookspecs import hookimpl
+from recsys_kit.ingest.token_arrays import fetch_tokens
 from recsys_kit.runner.context import DataContext
 from recsys_kit.stages import Family, StageConfig, StageSpec
 
@@ -96,33 +97,19 @@ class ItemIds:
         if total == 0:
             raise DataError("No interactions are left after ingestion and split; loosen the "
                             "filters in data.ingest.params or check the input file.")
-        rows = con.execute(f"""
-            SELECT o.u, v.token, s.split, s.rating
-            FROM {SPLIT_INTERACTIONS} s
-            JOIN vocab v USING (item_id) JOIN user_order o USING (user_id)
-            ORDER BY o.u, s.ts, s.row_no
-        """).fetchnumpy()
-        dropped = total - len(rows["token"])
+        tokens = fetch_tokens(ctx)
+        dropped = total - len(tokens.items)
         if dropped:
             ctx.report("tokenize", f"item_ids: {dropped:,} interactions with unknown items dropped")
         users = con.execute("SELECT user_id FROM user_order ORDER BY u").fetchnumpy()["user_id"]
         items = con.execute("SELECT item_id FROM vocab ORDER BY token").fetchnumpy()["item_id"]
-        u = np.asarray(rows["u"], dtype=np.int64)
-        offsets = np.zeros(len(users) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(u, minlength=len(users)), out=offsets[1:])
-        rating = rows["rating"]
-        ratings = None
-        if np.ma.isMaskedArray(rating):
-            ratings = None if rating.mask.all() else rating.filled(np.nan).astype(np.float32)
-        elif not np.isnan(np.asarray(rating, dtype=np.float64)).all():
-            ratings = np.asarray(rating, dtype=np.float32)
         data = SequenceData(
             user_ids=np.asarray(users, dtype=str),
             item_ids=np.asarray(items, dtype=str),
-            offsets=offsets,
-            items=np.asarray(rows["token"], dtype=np.int64),
-            split=np.asarray(rows["split"], dtype=np.int8),
-            ratings=ratings,
+            offsets=tokens.offsets,
+            items=tokens.items,
+            split=tokens.split,
+            ratings=tokens.ratings,
             item_side=_side_columns(ctx),
         )
         ctx.report("tokenize", f"item_ids: {data.n_items:,} items, {data.n_users:,} users")

@@ -52,6 +52,12 @@ class DataSection(Strict):
         None, description="Feedback events (from `recsys-kit serve` or `recsys-kit feedback`) "
         "appended to the interactions after ingest, so that a retrain learns from them.",
     )
+    memory_limit: str | None = Field(
+        None,
+        pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B)$",
+        description="Most memory DuckDB uses for the data stages, e.g. `8GB`; past it, it spills "
+        "to <output.dir>/cache/duckdb-tmp. Default: DuckDB's own (80% of the RAM).",
+    )
 
 
 class EncodersSection(Strict):
@@ -143,6 +149,12 @@ class TrainSection(Strict):
         description="Use only deterministic kernels: the same seed, machine and settings give "
         "identical results. `false` allows PyTorch's faster nondeterministic kernels (CUDA "
         "atomics), whose results vary slightly from run to run.",
+    )
+    compile: bool | Literal["auto"] = Field(
+        False,
+        description="Compile the user encoder (the transformer) with torch.compile: `true`, "
+        "`false`, or `auto` (on CUDA only). The first epoch is slower while it compiles; on a "
+        "CPU it needs a C++ compiler.",
     )
 
 

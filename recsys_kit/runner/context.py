@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from recsys_kit.plugins import Plugins
     from recsys_kit.recipe.loader import LoadedRecipe
+    from recsys_kit.runner.distributed import Ranks
 
 
 @dataclass
@@ -90,6 +91,8 @@ class RunContext:
     """Given to lifecycle hooks and model stages: the run's id, recipe, device and paths.
 
     ``attempt`` counts the run's starts: 1 for a new run, 2 or more when it resumes.
+    ``ranks`` says which process of a torchrun launch this is (``ranks.is_main``: rank 0, the
+    one that writes results); one process outside torchrun.
     """
 
     run_id: str
@@ -99,6 +102,7 @@ class RunContext:
     plugins: Plugins
     console: Console
     attempt: int = 1
+    ranks: Ranks = field(default_factory=lambda: _single())
 
     @property
     def recipe(self) -> dict[str, Any]:
@@ -121,3 +125,10 @@ class RunContext:
         path = self.out_dir / "artifacts" / self.run_id
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _single() -> Ranks:
+    """One process (not launched by torchrun); imported late to keep torch off fast paths."""
+    from recsys_kit.runner.distributed import Ranks
+
+    return Ranks()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from rich.console import Console
 
 from recsys_kit.data import SequenceData
 from recsys_kit.privacy.dataset import DataPrivacy
+from recsys_kit.errors import DataError
 from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
 from recsys_kit.runner.context import DataContext
 from recsys_kit.serving.feedback_ingest import FeedbackSnapshot, append_feedback, feedback_snapshot
@@ -88,20 +90,20 @@ def prepare_data(
             console.print(f"[dim]data stages: cached ({path})[/]")
             return PreparedData(data, key, cached=True,
                                 skipped_rows=skipped if skipped.exists() else None)
-    ctx = DataContext(con=duckdb.connect(), seed=loaded.recipe.seed, console=console,
+    ctx = DataContext(con=connect(loaded, cache_dir), seed=loaded.recipe.seed, console=console,
                       quote_rows=privacy.key is None)
     try:
-        _timed(stage_hook, loaded.stage("data.ingest"), lambda: ingest.run(ctx))
+        _timed(ctx, stage_hook, loaded.stage("data.ingest"), lambda: ingest.run(ctx))
         # Feedback ids are stored pseudonyms already: the privacy step must not hash them again.
         privacy.apply(ctx)
         if feedback is not None:
             append_feedback(ctx, feedback)
-        _timed(stage_hook, loaded.stage("data.split"),
+        _timed(ctx, stage_hook, loaded.stage("data.split"),
                lambda: loaded.stage("data.split").build().run(ctx))
         data: SequenceData | None = None
         for stage in loaded.stage_list("data.tokenize"):
             tokenizer = stage.build()
-            data = _timed(stage_hook, stage, lambda t=tokenizer, d=data: t.run(ctx, d))
+            data = _timed(ctx, stage_hook, stage, lambda t=tokenizer, d=data: t.run(ctx, d))
     finally:
         ctx.con.close()
     assert data is not None  # the recipe checks guarantee an item_ids tokenizer
@@ -116,9 +118,32 @@ def prepare_data(
     return PreparedData(data, key, cached=False, skipped_rows=skipped if rows else None)
 
 
-def _timed(stage_hook: StageHook, stage: ResolvedStage, fn: Callable[[], T]) -> T:
-    """Run one data stage between its before/after hooks."""
-    done = stage_hook(stage.spec.family.value, stage.spec.name)
-    result = fn()
+def connect(loaded: LoadedRecipe, cache_dir: Path) -> duckdb.DuckDBPyConnection:
+    """The data stages' in-memory DuckDB: within ``data.memory_limit`` when set, spilling what
+    does not fit (large joins, sorts, tables) to a folder of the cache."""
+    cache_dir.mkdir(parents=True, exist_ok=True)  # DuckDB creates the last folder only
+    config = {"temp_directory": str(cache_dir / "duckdb-tmp")}
+    if loaded.recipe.data.memory_limit:
+        config["memory_limit"] = loaded.recipe.data.memory_limit
+    return duckdb.connect(config=config)
+
+
+def _timed(ctx: DataContext, stage_hook: StageHook, stage: ResolvedStage, fn: Callable[[], T]
+           ) -> T:
+    """Run one data stage between its before/after hooks; say how long it took."""
+    family, name = stage.spec.family.value, stage.spec.name
+    done = stage_hook(family, name)
+    started = time.perf_counter()
+    try:
+        result = fn()
+    except duckdb.OutOfMemoryException as exc:
+        limit = ctx.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        raise DataError(
+            f"The data stage {family} '{name}' needs more memory than DuckDB may use "
+            f"({limit}; {' '.join(str(exc).split()[:12])} ...). Raise data.memory_limit in the "
+            "recipe (e.g. `--set data.memory_limit=16GB`), or free memory on this machine."
+        ) from None
+    ctx.console.print(f"[dim]{family} {name}: done in {time.perf_counter() - started:.1f} s[/]",
+                      highlight=False)
     done()
     return result

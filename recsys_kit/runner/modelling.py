@@ -27,6 +27,7 @@ from recsys_kit.nn.training.trainer import Trainer
 from recsys_kit.privacy.dp.training import check_model, private_training
 from recsys_kit.ranking import NO_ITEM, Ranking
 from recsys_kit.runner.context import RunContext
+from recsys_kit.runner.distributed import rank_shared
 from recsys_kit.runner.explain import explanation_method, write_explanations
 from recsys_kit.runner.memory import check_fits, estimate
 from recsys_kit.store import ResultStore
@@ -165,10 +166,12 @@ def fit_and_evaluate(
     def ranking(history_upto: int, target: int, k: int, everyone: bool = False,
                 candidates: np.ndarray | None = None) -> Ranking:
         targets = held_out(target)
-        users = None if everyone else np.flatnonzero([len(t) for t in targets])
-        return rank(model, histories(history_upto), targets, k=k, users=users,
-                    mask_seen=mask_seen, candidates=candidates,
-                    ratings=history_ratings(history_upto) if uses_ratings else None, **common)
+        users = (np.arange(len(targets)) if everyone else
+                 np.flatnonzero([len(t) for t in targets]))
+        return rank_shared(ctx.ranks, lambda shard: rank(
+            model, histories(history_upto), targets, k=k, users=shard, mask_seen=mask_seen,
+            candidates=candidates,
+            ratings=history_ratings(history_upto) if uses_ratings else None, **common), users)
 
     def predictions(history_upto: int, target: int):
         return predict_pairs(model, histories(history_upto), held_out(target),
@@ -226,6 +229,7 @@ def fit_and_evaluate(
             on_epoch=on_epoch, console=ctx.console,
             before_epoch=lambda epoch: ctx.plugins.hook.before_epoch(run=ctx, epoch=epoch),
             private=private_training(recipe.train, model, rows, max_len, ctx.console),
+            ranks=ctx.ranks, seed=recipe.seed,
         )
         if ctx.attempt > 1 and trainer.resume():
             ctx.console.print(f"resuming after epoch {trainer.progress.epoch}", highlight=False)
@@ -245,6 +249,9 @@ def fit_and_evaluate(
     top_k = recipe.output.top_k
     test = ranking(VALID, TEST, max(eval_k, top_k), everyone=True)
     result.test_metrics, per_evaluator = evaluate(VALID, TEST, test)
+    if not ctx.ranks.is_main:  # every rank computed the metrics; rank 0 writes them
+        done()
+        return
     store.log_metrics(ctx.run_id, SPLIT_NAMES[TEST], None, result.test_metrics)
     _write_per_user(ctx, store, data, per_evaluator)
     top, interest = _recommended(model, test, top_k, recipe.output.threshold)

@@ -8,6 +8,7 @@ vanished, ``lost`` (set by the next writer that opens the file).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import platform
@@ -33,6 +34,13 @@ from recsys_kit.privacy.files import owner_only
 from recsys_kit.recipe.loader import LoadedRecipe, validate_mapping
 from recsys_kit.runner.context import RunContext, resolve_device, seed_everything
 from recsys_kit.runner.data_stages import PreparedData, prepare_data
+from recsys_kit.runner.distributed import (
+    NotWriting,
+    note_stop,
+    ranks_from_env,
+    start,
+    stops_noted,
+)
 from recsys_kit.runner.heartbeat import Heartbeat
 from recsys_kit.runner.modelling import ModelResult, fit_and_evaluate
 from recsys_kit.serving.bundle import save_bundle
@@ -98,6 +106,7 @@ class Runner:
     def __init__(self, plugins: Plugins, console: Console | None = None) -> None:
         self.plugins = plugins
         self.console = console or Console(stderr=True)
+        self.ranks = ranks_from_env()
 
     def run(self, loaded: LoadedRecipe) -> list[RunOutcome]:
         """Run the recipe and then each of its baselines on the same data."""
@@ -112,6 +121,10 @@ class Runner:
     def resume(self, run_id: str, results: Path) -> list[RunOutcome]:
         """Continue an ``interrupted`` or ``lost`` run of ``results`` from its last checkpoint
         (then run the recipe's baselines it has not run yet)."""
+        if self.ranks.launched:
+            raise RecsysKitError(
+                f"--resume runs in one process: resume run {run_id} without torchrun or "
+                "--nproc (`recsys-kit run --resume RUN_ID`); its checkpoints load the same.")
         store = ResultStore(results)
         if not store.path.exists():
             raise RecsysKitError(f"No results file at {results}: pass the file that holds run "
@@ -171,20 +184,24 @@ class Runner:
         self, loaded: LoadedRecipe, prepared: PreparedData | None, parent: str | None,
         resumed: _Resumed | None = None,
     ) -> _Outcome:
-        recipe = loaded.recipe
+        recipe, main = loaded.recipe, self.ranks.is_main
         out_dir = Path(recipe.output.dir)
-        store = ResultStore.in_dir(out_dir, on_delay=self._warn)
+        # Only rank 0 opens the results file (DuckDB allows one writer).
+        store = ResultStore.in_dir(out_dir, on_delay=self._warn) if main else NotWriting()
         store.migrate()
-        device = resolve_device(recipe.device)
+        device = start(self.ranks, resolve_device(recipe.device))
         seed_everything(recipe.seed, recipe.train.deterministic)
-        run_id = resumed.run_id if resumed else new_run_id(recipe.name)
+        run_id = resumed.run_id if resumed else self.ranks.broadcast(new_run_id(recipe.name))
         attempt = resumed.attempt if resumed else 1
-        ctx = RunContext(run_id, loaded, device, out_dir, self.plugins, self.console, attempt)
+        ctx = RunContext(run_id, loaded, device, out_dir, self.plugins, self.console, attempt,
+                         self.ranks)
         outcome = _Outcome(run_id=run_id, name=recipe.name, status="running")
         started = time.perf_counter()
         verb = f"resuming (attempt {attempt})" if resumed else "run"
-        self.console.print(f"[bold]{verb}[/] {run_id} on {device}")
-        with Heartbeat(store, run_id):
+        ranks = (f" (rank 0 of {self.ranks.world_size} processes)"
+                 if self.ranks.launched else "")
+        self.console.print(f"[bold]{verb}[/] {run_id} on {device}{ranks}")
+        with Heartbeat(store, run_id) if main else contextlib.nullcontext():
             self._execute(ctx, store, outcome, prepared, resumed, parent)
         outcome.seconds = time.perf_counter() - started
         if store.delayed:
@@ -218,8 +235,7 @@ class Runner:
             hook.before_run(run=ctx)
             if prepared is None:
                 t0 = time.perf_counter()
-                prepared = prepare_data(ctx.loaded, ctx.cache_dir, self.console,
-                                        self._stage_hook(ctx))
+                prepared = self._prepare(ctx)
                 outcome.data_seconds = time.perf_counter() - t0
                 if resumed and resumed.data_key and resumed.data_key != prepared.key:
                     raise RecsysKitError(
@@ -252,8 +268,34 @@ class Runner:
                 ignore_further_stops()
             self._finish(ctx, store, outcome, result)
 
+    def _prepare(self, ctx: RunContext) -> PreparedData:
+        """The data stages; under torchrun rank 0 runs them (and fills the data cache) while
+        the other ranks wait, then they read the cache (or, on a node that does not share
+        the output folder, build the same data from the same seed)."""
+        if not self.ranks.is_main:
+            self.ranks.barrier()
+        prepared = prepare_data(ctx.loaded, ctx.cache_dir, self.console, self._stage_hook(ctx))
+        if self.ranks.is_main:
+            self.ranks.barrier()
+        return prepared
+
     def _finish(self, ctx: RunContext, store: ResultStore, outcome: _Outcome,
                 result: ModelResult) -> None:
+        if not self.ranks.is_main:
+            if outcome.status == "failed" and outcome.error is not None:
+                note_stop(ctx.artifacts_dir, self.ranks, "failed", _error_text(outcome.error))
+            elif outcome.status == "interrupted":
+                note_stop(ctx.artifacts_dir, self.ranks, "interrupted",
+                          getattr(outcome.error, "signal_name", "SIGINT"))
+            return
+        if self.ranks.world_size > 1 and outcome.status != "completed":
+            # Another rank's stop reaches rank 0 as a broken collective or torchrun's SIGTERM:
+            # the note that rank left says what happened.
+            noted = stops_noted(ctx.artifacts_dir, self.ranks)
+            if noted and noted[0] == "failed":
+                outcome.status, outcome.error = "failed", RecsysKitError(noted[1])
+            elif noted and outcome.status == "failed":
+                outcome.status, outcome.error = "interrupted", StopRequested(noted[1])
         hook, exc = self.plugins.hook, outcome.error
         if outcome.status == "completed":
             store.finish_run(ctx.run_id, "completed", best_epoch=result.best_epoch)
@@ -270,9 +312,8 @@ class Runner:
             self._call_hook(hook.after_run, run=ctx, status="interrupted", metrics={})
         else:
             assert exc is not None
-            text = str(exc) if isinstance(exc, RecsysKitError) else "".join(
-                traceback.format_exception(exc))
-            store.finish_run(ctx.run_id, "failed", best_epoch=result.best_epoch, error=text)
+            store.finish_run(ctx.run_id, "failed", best_epoch=result.best_epoch,
+                             error=_error_text(exc))
             self._call_hook(hook.on_error, run=ctx, error=exc)
 
     def _warn(self, message: str) -> None:
@@ -307,6 +348,12 @@ class Runner:
             prepared.key, users, positions, data.item_ids[data.items - 1], names[data.split],
             {"item_id": data.item_ids, "title": titles},
         )
+
+
+def _error_text(exc: BaseException) -> str:
+    """A failed run's ``runs.error``: a user-facing error's message, else the traceback."""
+    return str(exc) if isinstance(exc, RecsysKitError) else "".join(
+        traceback.format_exception(exc))
 
 
 def _titles(data: SequenceData) -> np.ndarray:

@@ -20,7 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from recsys_kit.errors import NonFiniteError
+from recsys_kit.errors import NonFiniteError, PrivacyError
 from recsys_kit.interrupts import shielded
 from recsys_kit.nn.model import SequenceRecommender
 from recsys_kit.nn.precision import autocast, to_device
@@ -28,6 +28,7 @@ from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.checkpoints import Progress as TrainProgress
 from recsys_kit.recipe.models import TrainSection
 from recsys_kit.runner.eta import clock, epoch_remaining, run_time
+from recsys_kit.runner.distributed import Ranks
 
 if TYPE_CHECKING:
     from recsys_kit.privacy.dp.training import PrivateTraining
@@ -60,6 +61,32 @@ def parameter_groups(model: torch.nn.Module, lr: float) -> list[dict]:
     return [{"params": params, "lr": rate} for rate, params in groups.items()]
 
 
+class LossOf(torch.nn.Module):
+    """A model's training loss as a module's ``forward``: what DistributedDataParallel wraps
+    (it synchronises the gradients of what runs through ``forward``)."""
+
+    def __init__(self, model: SequenceRecommender) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, **rows: torch.Tensor) -> torch.Tensor:
+        """``model.loss`` of one batch of rows."""
+        return self.model.loss(**rows)
+
+
+def compile_encoder(model: SequenceRecommender, settings: TrainSection,
+                    device: torch.device) -> bool:
+    """Compile the user encoder in place (its weights keep their names) when ``train.compile``
+    asks for it: ``true``, or ``auto`` on CUDA (on a CPU compiling rarely pays for its
+    start-up). The encoder is most of a step's work on fixed-shape batches; the loss stays
+    eager: it keeps only the positions with a target, a shape that changes every batch and
+    would make the compiler start over."""
+    wanted = settings.compile is True or (settings.compile == "auto" and device.type == "cuda")
+    if wanted:  # dynamic: a short last batch or a ranking batch does not recompile
+        model.user.compile(dynamic=True)
+    return wanted
+
+
 class Trainer:
     """Trains a ``SequenceRecommender`` on rows of named arrays (``history``, ``targets``, ...).
 
@@ -83,6 +110,8 @@ class Trainer:
         before_epoch: Callable[[int], None] = lambda epoch: None,
         last: Path | None = None,
         private: PrivateTraining | None = None,
+        ranks: Ranks | None = None,
+        seed: int = 0,
     ) -> None:
         self.model, self.settings, self.device = model, settings, device
         self.checkpoint, self.validate, self.on_epoch = checkpoint, validate, on_epoch
@@ -97,6 +126,14 @@ class Trainer:
         self.private = private
         if private is not None:  # DP-SGD: its epochs, clipping and noise; last weights kept
             self.optimizer = private.wrap(self.optimizer)
+        self.ranks, self.seed = ranks or Ranks(), seed
+        if private is not None and self.ranks.world_size > 1:
+            raise PrivacyError(
+                "train.privacy (DP-SGD) trains in one process: its privacy accounting does not "
+                "cover several ranks yet. Run the recipe without --nproc/torchrun, or remove "
+                "train.privacy.")
+        compile_encoder(model, settings, device)
+        self.step_loss = self.ranks.wrap(LossOf(model), device)
 
     def _diverged(self, epoch: int, batch: int, value: float) -> NonFiniteError:
         s, best = self.settings, self.progress.best_epoch
@@ -119,22 +156,27 @@ class Trainer:
             return loss
         self.model.train()
         n_rows = len(next(iter(rows.values())))
-        order = torch.randperm(n_rows, device=self.device)
+        # One order per epoch from the seed, the same on every rank (each takes its share).
+        shuffle = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(n_rows, generator=shuffle).to(self.device)
         bs = self.settings.batch_size
         n_batches = (n_rows + bs - 1) // bs
         bar.reset(task, total=n_batches)
         total, count, started = torch.zeros((), device=self.device), 0, time.perf_counter()
         for b in range(n_batches):
-            idx = order[b * bs:(b + 1) * bs]
+            batch = order[b * bs:(b + 1) * bs]
+            idx, weight = self._share(batch, rows)
             with autocast(self.device, self.settings.precision):
-                loss = self.model.loss(**{name: col[idx] for name, col in rows.items()})
+                loss = self.step_loss(**{name: col[idx] for name, col in rows.items()})
+                if weight is not None:
+                    loss = loss * weight
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.settings.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
             self.optimizer.step()
             total += loss.detach()  # summed on the device: no host sync per batch
-            count += len(idx)
+            count += len(batch)
             if b % PROGRESS_EVERY == 0 or b == n_batches - 1:
                 mean = total.item() / (b + 1)
                 if not math.isfinite(mean):
@@ -142,7 +184,22 @@ class Trainer:
                 spent = max(time.perf_counter() - started, 1e-9)
                 bar.update(task, completed=b + 1, left=epoch_remaining(b + 1, n_batches, spent),
                            info=f"loss {mean:.4f} · {count / spent:,.0f} seq/s")
-        return float(total) / max(n_batches, 1)
+        return float(self.ranks.mean(total)) / max(n_batches, 1)
+
+    def _share(self, batch: torch.Tensor, rows: dict[str, torch.Tensor]
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's rows of a global batch, and the weight that turns its mean loss into its
+        part of the global batch's mean (DDP averages gradients over ranks): the share of the
+        batch's target tokens it holds, times the number of ranks. One process: no weight."""
+        if self.ranks.world_size == 1:
+            return batch, None
+        idx = self.ranks.share(batch)
+        weight = torch.zeros((), device=self.device)
+        if not len(idx):  # a short last batch: a row, counted for nothing, keeps DDP in step
+            return batch[:1], weight
+        targets = rows["targets"]
+        local, overall = (targets[idx] != 0).sum(), (targets[batch] != 0).sum()
+        return idx, weight + local * self.ranks.world_size / overall.clamp(min=1)
 
     def _validate(self, epoch: int) -> dict[str, float]:
         try:
@@ -203,13 +260,15 @@ class Trainer:
                     p.best_epoch, p.best_value, p.waited = epoch, value, 0
                 else:
                     p.waited += 1
-                p.stopped = self._stop_reason(epoch)
-                with shielded():  # an epoch's work is kept even when a stop arrives now
-                    if improved:
-                        checkpoints.save_weights(self.model, self.checkpoint)
-                    checkpoints.save_state(self.last, self.model, self.optimizer, p,
-                                           self.private.state() if self.private else None)
-                    self.on_epoch(epoch, metrics)
+                # Rank 0 decides (the time budget is measured per process): all ranks follow.
+                p.stopped = self.ranks.broadcast(self._stop_reason(epoch))
+                if self.ranks.is_main:
+                    with shielded():  # an epoch's work is kept even when a stop arrives now
+                        if improved:
+                            checkpoints.save_weights(self.model, self.checkpoint)
+                        checkpoints.save_state(self.last, self.model, self.optimizer, p,
+                                               self.private.state() if self.private else None)
+                        self.on_epoch(epoch, metrics)
                 timing = run_time(epoch=epoch, epochs=s.epochs, seconds=p.seconds,
                                   waited=p.waited, patience=s.patience, max_minutes=s.max_minutes)
                 bar.update(epochs, advance=1, left=timing.short(),
@@ -228,6 +287,8 @@ class Trainer:
         return p
 
     def load_best(self) -> None:
-        """Load the best checkpoint, if one was written."""
-        if self.checkpoint.exists():
+        """Load the best checkpoint, if one was written (rank 0 reads it, and hands the
+        weights to the other ranks: they need no shared filesystem)."""
+        if self.ranks.is_main and self.checkpoint.exists():
             checkpoints.load_weights(self.model, self.checkpoint, self.device)
+        self.ranks.broadcast_module(self.model)
