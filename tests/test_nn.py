@@ -15,7 +15,7 @@ from recsys_kit.nn.encoders.popularity import Popularity
 from recsys_kit.nn.encoders.sasrec import build_sasrec
 from recsys_kit.nn.fusion.last_position import LastPosition
 from recsys_kit.nn.heads.dot import Dot
-from recsys_kit.nn.heads.losses import dot_cross_entropy
+from recsys_kit.nn.heads.full_softmax import dot_cross_entropy
 from recsys_kit.nn.model import ModelShape, SequenceRecommender
 from recsys_kit.nn.ranking.rank import rank
 
@@ -58,7 +58,7 @@ def test_chunked_cross_entropy_matches_torch() -> None:
     s = torch.randn(50, 8, requires_grad=True)
     w = torch.randn(20, 8, requires_grad=True)
     t = torch.randint(0, 20, (50,))
-    ours = dot_cross_entropy(s, w, t, chunk=7)
+    ours = dot_cross_entropy(s, w, t, max_rows=7)
     ours.backward()
     grads = s.grad.clone(), w.grad.clone()
     s.grad = w.grad = None
