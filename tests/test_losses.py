@@ -66,29 +66,55 @@ def test_full_softmax_under_bf16_autocast_is_close_to_float32(max_rows: int | No
 
 
 def test_chunk_rows_come_from_the_memory_budget(monkeypatch) -> None:
+    cuda = torch.device("cuda")
     monkeypatch.setattr(precision, "free_memory", lambda device: 80 * 2**30)
-    # ML-1M: 3,416 items, a batch of 128 x 200 positions: one chunk on an 80 GiB device.
-    assert rows_per_chunk(3416, torch.device("cpu")) >= 128 * 200
+    # ML-1M: 3,416 items, a batch of 128 x 200 positions: one chunk on an 80 GiB GPU.
+    assert rows_per_chunk(3416, cuda) >= 128 * 200
     monkeypatch.setattr(precision, "free_memory", lambda device: 400 * 2**20)
-    rows = rows_per_chunk(200_000, torch.device("cpu"))
+    rows = rows_per_chunk(200_000, cuda)
     expected = 400 * 2**20 * precision.MEMORY_FRACTION // (full_softmax.BYTES_PER_LOGIT * 200_000)
     assert rows == expected and rows < 128 * 100
 
 
-def test_a_small_budget_takes_the_chunked_path(monkeypatch) -> None:
-    monkeypatch.setattr(full_softmax, "memory_budget", lambda device: 10 * 25 * 16)
-    chunks: list[int] = []
-    original = full_softmax._ChunkedDotCrossEntropy.forward
+def test_cpu_chunks_stay_in_the_cache_unless_a_minimum_is_asked(monkeypatch) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "free_memory", lambda device: 80 * 2**30)
+    assert rows_per_chunk(3416, cpu) == precision.CPU_CHUNK_BYTES // (4 * 3416)
+    assert rows_per_chunk(200_000, cpu) == 2
+    assert rows_per_chunk(200_000, cpu, min_rows=32) == 32
+    assert rows_per_chunk(200_000, cpu, budget=10 * 200_000 * 5, min_rows=32) == 5
+
+
+def spy_on(monkeypatch, function: type, calls: list[int]) -> None:
+    """Record the chunk size each call of an autograd function's forward is given."""
+    original = function.forward
 
     def spy(ctx, states, items, targets, dtype, chunk):
-        chunks.append(chunk)
+        calls.append(chunk)
         return original(ctx, states, items, targets, dtype, chunk)
 
-    monkeypatch.setattr(full_softmax._ChunkedDotCrossEntropy, "forward", staticmethod(spy))
+    monkeypatch.setattr(function, "forward", staticmethod(spy))
+
+
+@pytest.mark.parametrize(("budget", "kept", "chunked"), [
+    (10**6, [2000], []),  # everything fits: logits kept, one float32 chunk
+    (8000, [16], []),  # the 40 x 25 float32 logits fit in half: kept, gradient in 3 chunks
+    (4000, [], [8]),  # they do not: recomputed in chunks of 8 rows
+])
+def test_the_memory_budget_picks_the_path_and_the_chunks(
+    monkeypatch, budget: int, kept: list[int], chunked: list[int]
+) -> None:
+    monkeypatch.setattr(full_softmax, "memory_budget", lambda device: budget)
+    seen_kept: list[int] = []
+    seen_chunked: list[int] = []
+    spy_on(monkeypatch, full_softmax._KeptLogits, seen_kept)
+    spy_on(monkeypatch, full_softmax._ChunkedDotCrossEntropy, seen_chunked)
     s, w, t = problem()
     ours = loss_and_grads(dot_cross_entropy, s, w, t)
-    assert chunks == [16]
-    assert torch.allclose(ours[1], loss_and_grads(reference, s, w, t)[1], atol=1e-6)
+    ref = loss_and_grads(reference, s, w, t)
+    assert (seen_kept, seen_chunked) == (kept, chunked)
+    assert ours[0].item() == pytest.approx(ref[0].item(), rel=1e-6)
+    assert torch.allclose(ours[1], ref[1], atol=1e-6) and torch.allclose(ours[2], ref[2], atol=1e-6)
 
 
 def test_free_memory_on_the_cpu_is_the_available_ram() -> None:

@@ -99,6 +99,24 @@ def test_padding_positions_produce_no_logits(monkeypatch) -> None:
     assert seen == [3]  # 2 + 1 real targets, not 2 x 8 positions
 
 
+@pytest.mark.parametrize("causal", [True, False])
+def test_encoding_in_length_groups_changes_nothing(monkeypatch, causal: bool) -> None:
+    from recsys_kit.nn.encoders import sasrec
+
+    torch.manual_seed(0)
+    cfg = TransformerConfig(layers=2, heads=2, dim=16, max_len=8, dropout=0.0)
+    encoder = sasrec.TransformerEncoder(cfg, causal=causal).eval()
+    history = torch.tensor([[0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 4, 5, 6],
+                            [1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 3, 0, 5, 6, 7, 8],
+                            [0, 0, 0, 0, 0, 0, 0, 9]])
+    items = torch.randn(5, 8, 16)
+    monkeypatch.setattr(sasrec, "length_groups", lambda device: 1)
+    whole = encoder(items, history != 0)
+    monkeypatch.setattr(sasrec, "length_groups", lambda device: 3)
+    grouped = encoder(items, history != 0)
+    assert torch.allclose(whole, grouped, atol=1e-5)
+
+
 def test_left_pad_and_next_item_pairs() -> None:
     assert left_pad([np.array([1, 2, 3]), np.array([4])], 2).tolist() == [[2, 3], [0, 4]]
     x, y = next_item_pairs([np.array([1, 2, 3]), np.array([7])], 4)

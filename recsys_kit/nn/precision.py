@@ -14,6 +14,14 @@ import torch
 MEMORY_FRACTION = 0.25
 #: RAM assumed available where the system cannot say (neither /proc/meminfo nor sysconf).
 FALLBACK_RAM = 4 * 2**30
+#: On a CPU, element-wise passes over a chunk of float32 logits run at cache speed only while
+#: the chunk fits in the cache: on ML-1M, 1.75 MB chunks took half the time of one 180 MB chunk
+#: (benchmarks/loss_benchmarks.py --chunks). GPUs have no such limit worth a kernel launch.
+CPU_CHUNK_BYTES = 2 * 2**20
+#: Groups of similar length a CPU encodes a batch in, each trimmed to its longest history: a
+#: left-padded batch of ML-1M histories is half padding, and attention costs grow with the
+#: square of the length. A GPU encodes the batch at once (small kernels would cost more).
+CPU_LENGTH_GROUPS = 4
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -73,3 +81,14 @@ def available_ram() -> int:
 def memory_budget(device: torch.device) -> int:
     """Bytes one temporary may take on ``device``: ``MEMORY_FRACTION`` of its free memory."""
     return int(free_memory(device) * MEMORY_FRACTION)
+
+
+def length_groups(device: torch.device) -> int:
+    """How many groups of similar length a batch of histories is encoded in on ``device``."""
+    return CPU_LENGTH_GROUPS if device.type == "cpu" else 1
+
+
+def chunk_bytes(device: torch.device) -> int | None:
+    """Bytes of float32 work one chunk of an element-wise pass should stay under on
+    ``device`` to run from the cache (``CPU_CHUNK_BYTES`` on a CPU), or None for no limit."""
+    return CPU_CHUNK_BYTES if device.type == "cpu" else None

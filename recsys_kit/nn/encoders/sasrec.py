@@ -10,6 +10,7 @@ from torch import nn
 
 from recsys_kit.builtin.encoders import Bert4RecConfig, TransformerConfig
 from recsys_kit.nn.model import ModelShape, UserEncoder
+from recsys_kit.nn.precision import length_groups
 
 
 class SelfAttentionBlock(nn.Module):
@@ -77,7 +78,27 @@ class TransformerEncoder(UserEncoder):
         return allowed | eye
 
     def forward(self, items: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """States for every position of a left-padded history."""
+        """States for every position of a left-padded history.
+
+        Histories never attend across rows, so the batch may be encoded in groups of similar
+        length (``recsys_kit.nn.precision.length_groups``), each trimmed to its longest
+        history: the result is the same, without the work on the padding the trim drops.
+        """
+        groups = length_groups(items.device)
+        if groups == 1:
+            return self._encode(items, valid)
+        length = valid.shape[1]
+        spans = torch.where(valid.any(1), length - valid.int().argmax(1), 0)  # from 1st item on
+        # Padding positions get what they would get untrimmed: the final norm of zeros.
+        out = self.norm(items.new_zeros(1, 1, items.shape[-1]))
+        out = out.expand(*items.shape[:2], -1).clone()
+        for rows in spans.argsort().tensor_split(groups):
+            longest = int(spans[rows].max()) if len(rows) else 0
+            if longest:
+                out[rows, -longest:] = self._encode(items[rows, -longest:], valid[rows, -longest:])
+        return out
+
+    def _encode(self, items: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         length = items.shape[1]
         pos = self.positions.weight[-length:]
         x = self.drop(items * self.scale + pos) * valid.unsqueeze(-1)
