@@ -21,7 +21,7 @@ CPU_CHUNK_BYTES = 2 * 2**20
 #: Groups of similar length a CPU encodes a batch in, each trimmed to its longest history: a
 #: left-padded batch of ML-1M histories is half padding, and attention costs grow with the
 #: square of the length. A GPU encodes the batch at once (small kernels would cost more).
-CPU_LENGTH_GROUPS = 4
+CPU_LENGTH_GROUPS = 8
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -81,6 +81,12 @@ def available_ram() -> int:
 def memory_budget(device: torch.device) -> int:
     """Bytes one temporary may take on ``device``: ``MEMORY_FRACTION`` of its free memory."""
     return int(free_memory(device) * MEMORY_FRACTION)
+
+
+def attention_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
+    """The dtype attention runs in on ``device`` for inputs of ``dtype``: float32 on a CPU,
+    whose fused attention kernels are slower in bf16 (ML-1M: a training step 7 % faster)."""
+    return torch.float32 if device.type == "cpu" else dtype
 
 
 def length_groups(device: torch.device) -> int:

@@ -10,7 +10,7 @@ from torch import nn
 
 from recsys_kit.builtin.encoders import Bert4RecConfig, TransformerConfig
 from recsys_kit.nn.model import ModelShape, UserEncoder
-from recsys_kit.nn.precision import length_groups
+from recsys_kit.nn.precision import attention_dtype, length_groups
 
 
 class SelfAttentionBlock(nn.Module):
@@ -40,9 +40,12 @@ class SelfAttentionBlock(nn.Module):
             self.qkv(self.norm_attn(x)).view(b, length, 3, self.heads, d // self.heads)
             .permute(2, 0, 3, 1, 4)
         )
-        attended = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.attn_dropout if self.training else 0.0
-        )
+        dtype = attention_dtype(x.device, q.dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            attended = F.scaled_dot_product_attention(
+                q.to(dtype), k.to(dtype), v.to(dtype), attn_mask=attn_mask,
+                dropout_p=self.attn_dropout if self.training else 0.0,
+            )
         x = x + self.drop(self.proj(attended.transpose(1, 2).reshape(b, length, d)))
         return x + self.drop(self.ffn(self.norm_ffn(x)))
 
