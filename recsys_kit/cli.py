@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -77,20 +76,44 @@ def validate(
 
 @app.command()
 def run(
-    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
+    recipe: Annotated[Path | None, typer.Argument(help="Recipe YAML file.")] = None,
     set_: SetOption = None,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", metavar="RUN_ID",
+        help="Continue an interrupted or lost run from its last checkpoint.")] = None,
+    results: Annotated[Path, typer.Option(
+        help="Results file holding the run to resume (with --resume).")] = Path(
+        "runs/results.duckdb"),
 ) -> None:
-    """Run a recipe: data, training, evaluation; results go to <output.dir>/results.duckdb."""
+    """Run a recipe: data, training, evaluation; results go to <output.dir>/results.duckdb.
+
+    Ctrl-C or SIGTERM stop it cleanly (status interrupted, checkpoints kept); `--resume RUN_ID`
+    continues it later.
+    """
+    from recsys_kit.interrupts import handling_stops
     from recsys_kit.recipe import load_recipe
     from recsys_kit.runner.pipeline import Runner
 
+    if (recipe is None) == (resume is None):
+        raise RecsysKitError("Give a recipe file to run (`recsys-kit run RECIPE.yaml`) or a run "
+                             "to continue (`recsys-kit run --resume RUN_ID`), not both.")
+    if resume is not None and set_:
+        raise RecsysKitError("--set cannot change a resumed run: it continues with the recipe "
+                             "it started with. Start a new run to change settings.")
     plugins = _plugins()
-    loaded = load_recipe(recipe, plugins.registry, set_ or [])
-    signal.signal(signal.SIGTERM, _terminate)
-    outcomes = Runner(plugins, err).run(loaded)
-    _print_outcomes(outcomes, loaded.recipe.output.dir)
-    if any(o.status == "interrupted" for o in outcomes):
-        raise typer.Exit(130)
+    with handling_stops():
+        runner = Runner(plugins, err)
+        if resume is not None:
+            outcomes = runner.resume(resume, results)
+            out_dir = str(results.parent)
+        else:
+            loaded = load_recipe(recipe, plugins.registry, set_ or [])
+            outcomes = runner.run(loaded)
+            out_dir = loaded.recipe.output.dir
+        _print_outcomes(outcomes, out_dir)
+    stopped = [o.error for o in outcomes if o.status == "interrupted"]
+    if stopped:
+        raise typer.Exit(_stop_exit_code(stopped[0]))
     failed = [o for o in outcomes if o.error is not None]
     for o in failed[1:]:
         err.print(f"[bold red]error[/] in {escape(o.name)}: {escape(str(o.error))}",
@@ -99,9 +122,12 @@ def run(
         raise failed[0].error
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM (a scheduler, `timeout`) ends the run like Ctrl-C: marked, checkpoint kept."""
-    raise KeyboardInterrupt
+def _stop_exit_code(error: BaseException | None) -> int:
+    """128 + the signal's number, as shells report a process stopped by it (Ctrl-C: 130)."""
+    import signal
+
+    name = getattr(error, "signal_name", "SIGINT")
+    return 128 + int(getattr(signal, name, signal.SIGINT))
 
 
 def _print_outcomes(outcomes: list[RunOutcome], out_dir: str) -> None:
@@ -158,21 +184,23 @@ def schema() -> None:
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run (read-only).")],
+    query: Annotated[str, typer.Argument(help="One read-only SQL statement.")],
     results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+    allow_artifacts: Annotated[bool, typer.Option(
+        "--allow-artifacts",
+        help="Also let the query read the files runs wrote under the results file's own "
+             "artifacts/ folder (e.g. per-user metrics with read_parquet).")] = False,
 ) -> None:
-    """Query the results file read-only and print a table, CSV or JSON."""
-    import duckdb
+    """Run one read-only statement on the results file; print a table, CSV or JSON.
 
-    from recsys_kit.store import ResultStore
+    The file is opened read-only with no access to any other file; writes, COPY, ATTACH,
+    EXPORT, settings and several statements at once are refused.
+    """
+    from recsys_kit.store.readonly import query as run_query
 
-    try:
-        columns, rows = ResultStore(results).query(query)
-    except duckdb.Error as exc:
-        raise RecsysKitError(f"The query failed: {exc}".strip() + " The results file is opened "
-                             "read-only, so only SELECT-style queries work.") from exc
-    _print_rows(columns, rows, format)
+    result = run_query(results, query, allow_artifacts=allow_artifacts)
+    _print_rows(result.columns, result.rows, format)
 
 
 def _print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
@@ -216,9 +244,9 @@ def main() -> None:
             raise
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(_stop_exit_code(exc))
     except Exception as exc:
         if STATE["debug"]:
             raise

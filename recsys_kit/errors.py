@@ -62,3 +62,7 @@ class PluginError(RecsysKitError):
 
 class StoreError(RecsysKitError):
     """The results file cannot be written or read (disk full, locked, wrong version)."""
+
+
+class NonFiniteError(RecsysKitError):
+    """A loss, score or prediction that is NaN or infinite: the run stops as failed."""

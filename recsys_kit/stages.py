@@ -27,9 +27,10 @@ class Family(str, Enum):
 
 
 class StageConfig(BaseModel):
-    """Base of every stage's params model: strict, unknown keys are errors."""
+    """Base of every stage's params model: strict, unknown keys are errors, and numbers must
+    be finite (no NaN or infinity)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NoParams(StageConfig):

@@ -6,6 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+#: Fuzz tests (tests/test_fuzz_*.py) run bounded in the suite (a 10 s deadline per example
+#: catches hangs without failing on a busy machine); `HYPOTHESIS_PROFILE=fuzz`
+#: explores far more. No example database: nothing is written next to the tests.
+settings.register_profile("suite", max_examples=60, deadline=10_000, database=None,
+                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.register_profile("fuzz", max_examples=2000, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 SHARED_DATA = Path(os.environ.get("RECSYS_KIT_SHARED_DATA", DEFAULT_SHARED)).resolve()

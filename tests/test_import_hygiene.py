@@ -14,6 +14,7 @@ from recsys_kit.plugins import make_plugins
 from recsys_kit.recipe import load_recipe
 from recsys_kit.recipe.schema import recipe_json_schema
 from recsys_kit.store import ResultStore
+from recsys_kit.store.readonly import query
 plugins = make_plugins()
 load_recipe("recipes/quickstart.yaml", plugins.registry)
 recipe_json_schema(plugins.registry)

@@ -11,6 +11,7 @@ import pytest
 
 from recsys_kit.errors import StoreError
 from recsys_kit.store import ResultStore
+from recsys_kit.store.connection import transaction
 from recsys_kit.store.results import SCHEMA_VERSION
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
@@ -93,12 +94,29 @@ def test_recommendations_are_stored_per_user_and_rank(store: ResultStore) -> Non
 
 def test_a_failed_write_leaves_earlier_results_intact(store: ResultStore) -> None:
     start(store)
-    with pytest.raises(StoreError, match="Nothing from this write"):
-        start(store)  # duplicate primary key inside the transaction
+    with pytest.raises(StoreError, match="Nothing from this write"), transaction(
+            store.path) as con:
+        con.execute("DELETE FROM run_plugins")
+        con.execute("INSERT INTO runs (run_id) VALUES ('r2')")  # NOT NULL columns missing
     _, rows = store.query("SELECT count(*) FROM runs")
     assert rows == [(1,)]
     _, plugins = store.query("SELECT count(*) FROM run_plugins")
     assert plugins == [(1,)]
+
+
+def test_every_write_can_be_repeated_without_doubling_rows(store: ResultStore) -> None:
+    for _ in range(2):
+        start(store)
+        store.log_metrics("r1", "valid", 1, {"ndcg@10": 0.5, "loss": 2.0})
+        store.add_artifact("r1", "best", "checkpoint", store.path)
+        store.write_explanations("r1", {"user_id": np.array(["u"], dtype=object),
+                                        "rank": np.array([1], dtype=np.int32),
+                                        "history_item_id": np.array(["a"], dtype=object),
+                                        "weight": np.array([0.5])})
+    counts = {table: store.query(f"SELECT count(*) FROM {table}")[1][0][0]
+              for table in ("runs", "run_plugins", "metrics", "artifacts", "explanations")}
+    assert counts == {"runs": 1, "run_plugins": 1, "metrics": 2, "artifacts": 1,
+                      "explanations": 1}
 
 
 def test_queries_are_read_only(store: ResultStore) -> None:
@@ -117,6 +135,6 @@ def test_dataset_is_stored_once_per_key(store: ResultStore) -> None:
     args = (np.array(["u", "u"]), np.array([0, 1]), np.array(["a", "b"]),
             np.array(["train", "test"]), {"item_id": np.array(["a", "b"]),
                                           "title": np.array(["A", "B"])})
-    assert store.write_dataset("k", *args)
-    assert not store.write_dataset("k", *args)
+    store.write_dataset("k", *args)
+    store.write_dataset("k", *args)
     assert store.query("SELECT count(*) FROM interactions")[1] == [(2,)]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
+from recsys_kit.builtin.fields import Finite, Text
 from recsys_kit.hookspecs import hookimpl
 from recsys_kit.stages import Family, NoParams, StageConfig, StageSpec
 
@@ -30,6 +31,18 @@ class TransformerConfig(StageConfig):
     )
     ffn_mult: int = Field(1, ge=1, description="Feed-forward width as a multiple of dim.")
 
+    @field_validator("dim")
+    @classmethod
+    def _heads_divide_dim(cls, dim: int, info: ValidationInfo) -> int:
+        heads = info.data.get("heads")
+        if heads and dim % heads:
+            below = dim - dim % heads
+            near = " or ".join(str(m) for m in (below, below + heads) if m >= 2)
+            raise ValueError(f"dim {dim} must be a multiple of heads ({heads}): each head "
+                             f"gets dim / heads values. Use dim {near}, or a number of heads "
+                             "that divides dim")
+        return dim
+
 
 class Bert4RecConfig(TransformerConfig):
     """BERT4Rec: a bidirectional transformer trained to recover masked items."""
@@ -42,7 +55,7 @@ class Bert4RecConfig(TransformerConfig):
 class IdEmbeddingConfig(StageConfig):
     """A learned vector per item id."""
 
-    init_std: float | None = Field(
+    init_std: Finite | None = Field(
         None, gt=0, description="Normal init std; null uses Xavier-normal."
     )
 
@@ -50,7 +63,7 @@ class IdEmbeddingConfig(StageConfig):
 class TextEmbeddingConfig(StageConfig):
     """Item vectors from a pretrained language model over the items' text (``hf_text``)."""
 
-    field: str = Field("text", description="Which hf_text output to encode (its `name`).")
+    field: Text = Field("text", description="Which hf_text output to encode (its `name`).")
     pooling: Literal["mean", "cls"] = Field(
         "mean", description="`mean` of the token states (padding excluded) or the `cls` state."
     )
@@ -61,7 +74,7 @@ class TextEmbeddingConfig(StageConfig):
         "re-encoded at every step: for small catalogues or a GPU).",
     )
     finetune_layers: int = Field(1, ge=1, description="Layers trained in finetune mode.")
-    finetune_lr: float = Field(
+    finetune_lr: Finite = Field(
         2e-5, gt=0, description="Learning rate of the fine-tuned layers (finetune mode)."
     )
     adaptor: Literal["linear", "moe"] = Field(
@@ -80,7 +93,7 @@ class TextEmbeddingConfig(StageConfig):
 class CategoricalConfig(StageConfig):
     """A learned vector per category value, averaged over an item's values (e.g. genres)."""
 
-    column: str = Field(description="Side column of the items table, e.g. genres.")
+    column: Text = Field(description="Side column of the items table, e.g. genres.")
     separator: str | None = Field(
         "|", description="Separator between an item's values; null for one value per item."
     )

@@ -4,11 +4,12 @@ of predicted ratings of held-out interactions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from recsys_kit.builtin.fields import Positive, unique
 from recsys_kit.hookspecs import hookimpl
 from recsys_kit.predictions import PairPredictions
 from recsys_kit.ranking import Ranking
@@ -29,13 +30,14 @@ class EvalResult:
 class RankingConfig(StageConfig):
     """Top-K ranking metrics over the whole catalogue, seen items masked."""
 
-    metrics: list[MetricName] = Field(
+    metrics: Annotated[list[MetricName], AfterValidator(unique)] = Field(
         default_factory=lambda: ["hr", "ndcg", "mrr", "recall", "precision"],
         min_length=1,
         description="Metrics to compute: hr, ndcg, mrr, recall, precision.",
     )
-    k: list[int] = Field(default_factory=lambda: [10, 20], min_length=1,
-                         description="Cut-offs, e.g. [10, 20].")
+    k: Annotated[list[Positive], AfterValidator(unique)] = Field(
+        default_factory=lambda: [10, 20], min_length=1,
+        description="Cut-offs, each a whole number of 1 or more, e.g. [10, 20].")
     mask_seen: bool = Field(True, description="Exclude items in the user's history from ranking.")
     test_candidates: Literal["all", "cold"] = Field(
         "all",
@@ -99,7 +101,7 @@ class RankingEvaluator:
 class RatingConfig(StageConfig):
     """Error of predicted ratings on held-out interactions."""
 
-    metrics: list[Literal["rmse", "mae"]] = Field(
+    metrics: Annotated[list[Literal["rmse", "mae"]], AfterValidator(unique)] = Field(
         default_factory=lambda: ["rmse", "mae"], min_length=1, description="rmse and/or mae."
     )
 

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from recsys_kit.builtin.fields import Positive
 from recsys_kit.hookspecs import hookimpl
 from recsys_kit.stages import Family, StageConfig, StageSpec
 
@@ -69,7 +70,8 @@ class MlpConfig(StageConfig):
         "bce", description="`bce`: implicit feedback, the target against `negatives` sampled "
         "items; `mse`: explicit ratings, the predicted rating against the real one."
     )
-    hidden: list[int] = Field(default_factory=lambda: [64], description="Hidden layer widths.")
+    hidden: list[Positive] = Field(default_factory=lambda: [64],
+                                   description="Hidden layer widths (each 1 or more).")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
     negatives: int = Field(8, ge=1, description="Sampled negatives per prediction point (bce).")
     positions: int = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from recsys_kit.builtin.fields import Finite
 from recsys_kit.columns import INTERACTIONS, SPLIT_INTERACTIONS, TEST, TRAIN, VALID
 from recsys_kit.errors import DataError
 from recsys_kit.hookspecs import hookimpl
@@ -54,8 +55,8 @@ class LeaveOneOut:
 class TemporalConfig(StageConfig):
     """Global time cut: everything before ``valid_ts`` trains, then validation, then test."""
 
-    valid_ts: float | None = Field(None, description="First timestamp of the validation part.")
-    test_ts: float | None = Field(None, description="First timestamp of the test part.")
+    valid_ts: Finite | None = Field(None, description="First timestamp of the validation part.")
+    test_ts: Finite | None = Field(None, description="First timestamp of the test part.")
     valid_fraction: float = Field(
         0.1, gt=0, lt=1, description="Used when valid_ts is unset: share of interactions (by "
         "time) in validation."

@@ -4,11 +4,12 @@ item text tokenized for a pretrained language model (``hf_text``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from recsys_kit.builtin.fields import Text, plain_template
 from recsys_kit.columns import ITEMS, SPLIT_INTERACTIONS, TRAIN
 from recsys_kit.data import SequenceData
 from recsys_kit.errors import DataError
@@ -33,10 +34,12 @@ class ItemIdsConfig(StageConfig):
 class HfTextConfig(StageConfig):
     """Item text rendered from side columns and tokenized for a pretrained model."""
 
-    template: str = Field(
-        description="Text of an item from its side columns, e.g. \"{title} | {genres}\"."
+    template: Annotated[str, AfterValidator(plain_template)] = Field(
+        min_length=1,
+        description="Text of an item from its side columns, e.g. \"{title} | {genres}\"; a "
+        "literal brace is written {{ or }}.",
     )
-    model: str = Field(
+    model: Text = Field(
         "all-minilm-l6-v2",
         description="Tokenizer (and model) source: a local directory, `all-minilm-l6-v2` "
         "(installed by the `text` extra, offline), or a Hugging Face hub name (needs network).",

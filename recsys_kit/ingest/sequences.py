@@ -6,16 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recsys_kit.builtin.ingest import SequencesConfig
-from recsys_kit.ingest.tables import (
-    SHOWN,
-    Bad,
-    existing_file,
-    fetch_one,
-    handle_bad_rows,
-    ingest,
-    quote,
-    read_lines,
-)
+from recsys_kit.ingest.bad_rows import CONTROL, SHOWN, Bad, handle_bad_rows
+from recsys_kit.ingest.tables import fetch_one, ingest, input_file, quote, read_lines
 
 if TYPE_CHECKING:
     from recsys_kit.runner.context import DataContext
@@ -40,26 +32,32 @@ class SequencesIngest:
     def _read(self, ctx: DataContext) -> int:
         """Create ``interactions`` from the sequence file; return the interactions read."""
         cfg, con = self.config, ctx.con
-        file = existing_file(cfg.path, "path")
+        file = input_file(cfg.path, "path")
         split = (f"string_split(line, {quote(cfg.delimiter)})" if cfg.delimiter.strip() else
                  "regexp_split_to_array(line, '\\s+')")
         read_lines(con, file, cfg.encoding, "_ingest_toks", f"list_filter(list_transform({split}, "
                     "lambda x: trim(x)), lambda x: x <> '') AS toks")
-        if cfg.format == "pairs":
-            where = "FROM _ingest_toks WHERE len(toks) NOT IN (0, 2)"
-            bad = con.execute(f"SELECT rowid + 1, len(toks), array_to_string(toks, ' ') {where} "
-                              f"ORDER BY rowid LIMIT {SHOWN}").fetchall()
-            first = [(r, f"expected 2 fields (user item), found {n}", t) for r, n, t in bad]
-            kinds = {"not a 'user item' pair": fetch_one(con, f"SELECT count(*) {where}")[0]}
-            handle_bad_rows(ctx, cfg.on_bad_rows, Bad(file, "line", kinds, first))
-            items, keep = "toks[2:2]", "len(toks) = 2"
+        pairs = cfg.format == "pairs"
+        bad = ("CASE WHEN len(toks) NOT IN (0, 2) THEN 'expected 2 fields (user item), found ' "
+               "|| len(toks) " if pairs else "CASE ")
+        bad += (f"WHEN list_bool_or(list_transform(toks, lambda x: regexp_matches(x, {CONTROL})))"
+                " THEN 'an id holds a control character (NUL, tab, escape, ...)' END")
+        found = con.execute(f"SELECT rowid + 1, {bad}, array_to_string(toks, ' ') FROM "
+                            f"_ingest_toks WHERE {bad} IS NOT NULL ORDER BY rowid LIMIT {SHOWN}"
+                            ).fetchall()
+        kinds = dict(con.execute(f"SELECT CASE WHEN starts_with({bad}, 'expected') THEN "
+                                 f"'not a ''user item'' pair' ELSE {bad} END, count(*) FROM "
+                                 f"_ingest_toks WHERE {bad} IS NOT NULL GROUP BY 1").fetchall())
+        handle_bad_rows(ctx, cfg.on_bad_rows, Bad(file, "line", kinds, found))
+        if pairs:
+            items, keep = "toks[2:2]", f"len(toks) = 2 AND {bad} IS NULL"
         else:
             n, lines = fetch_one(con, "SELECT count(*), list(rowid + 1 ORDER BY rowid)[1:5] FROM "
-                            "_ingest_toks WHERE len(toks) = 1")
+                                 f"_ingest_toks WHERE len(toks) = 1 AND {bad} IS NULL")
             if n:
                 ctx.report("ingest", f"{file.name}: dropped {n} users with no items (lines "
                            f"{', '.join(map(str, lines))})")
-            items, keep = "toks[2:]", "len(toks) > 1"
+            items, keep = "toks[2:]", f"len(toks) > 1 AND {bad} IS NULL"
         # start: items on earlier lines; pos: the user's items on earlier lines (no big sorts)
         con.execute(
             "CREATE OR REPLACE TABLE interactions AS WITH l AS (SELECT rowid AS _row, toks[1] AS "

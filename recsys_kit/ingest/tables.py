@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +21,13 @@ from recsys_kit.builtin.ingest import (
     TableSource,
 )
 from recsys_kit.errors import DataError, did_you_mean
+from recsys_kit.ingest.bad_rows import SHOWN, Bad, control_in, handle_bad_rows, not_finite
 
 if TYPE_CHECKING:
     import duckdb
 
     from recsys_kit.runner.context import DataContext
 
-SHOWN = 100  # bad rows per file kept in ctx.notes["ingest_skipped"]
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
            "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "BOOLEAN")
 CANONICAL = ("user_id", "item_id", "ts", "rating", "weight")
@@ -59,12 +60,35 @@ def existing_file(path: str, setting: str) -> Path:
     return file
 
 
+def input_file(path: str, setting: str) -> Path:
+    """:func:`existing_file`, and for a .gz file a full pass through it: DuckDB reads a
+    damaged gzip stream without checking its CRC, so flipped bytes would become rows."""
+    file = existing_file(path, setting)
+    if file.suffix == ".gz":
+        try:
+            with gzip.open(file, "rb") as handle:
+                while handle.read(1 << 22):
+                    pass
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{file} is not a complete, undamaged gzip file ({exc}). Fetch "
+                            "or compress it again.") from None
+    return file
+
+
 def _lines(file: Path, encoding: str) -> Iterator[tuple[int, str]]:
-    """(1-based number, text) of every line of a (possibly gzip) text file."""
+    """(1-based number, text) of every line of a (possibly gzip) text file; a DataError
+    naming the file when it cannot be read (a damaged or truncated .gz)."""
     opener: Any = gzip.open if file.suffix == ".gz" else open
-    with opener(file, "rt", encoding=encoding, errors="replace", newline="") as handle:
-        for number, text in enumerate(handle, 1):
-            yield number, text.rstrip("\r\n")
+    number = 0
+    try:
+        with opener(file, "rt", encoding=encoding, errors="replace", newline="") as handle:
+            for number, text in enumerate(handle, 1):
+                yield number, text.rstrip("\r\n")
+    except (OSError, EOFError, zlib.error) as exc:
+        what = "a complete gzip file" if file.suffix == ".gz" else "readable"
+        where = f" after line {number}" if number else ""
+        raise DataError(f"Could not read {file}{where}: {exc}. Is it {what}? Fetch or "
+                        "decompress it again.") from None
 
 
 def read_lines(con: duckdb.DuckDBPyConnection, file: Path, encoding: str, table: str,
@@ -93,40 +117,6 @@ def cleanup(con: duckdb.DuckDBPyConnection) -> None:
     for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE "
                                "'\\_ingest\\_%' ESCAPE '\\'").fetchall():
         con.execute(f"DROP TABLE {_id(name)}")
-
-
-# -- bad rows -------------------------------------------------------------------------------
-
-
-@dataclass
-class Bad:
-    """Bad rows of one file: how many of each kind, and the first few (line, kind, text)."""
-
-    file: Path
-    unit: str
-    kinds: dict[str, int]
-    first: list[tuple[int, str, str]]
-
-
-def handle_bad_rows(ctx: DataContext, policy: str, bad: Bad) -> None:
-    """Raise a DataError for the first bad row (policy error), or note and report them (skip)."""
-    total = sum(bad.kinds.values())
-    if not total:
-        return
-    line, kind, text = bad.first[0]
-    if policy == "error":
-        shown = f" (the {bad.unit} reads {text[:120]!r})" if text else ""
-        more = f" {total - 1} more {bad.unit}s are bad too." if total > 1 else ""
-        hint = " If the file is latin-1, set encoding: latin-1." if "encoding" in kind else ""
-        raise DataError(f"{bad.file} {bad.unit} {line}: {kind}{shown}.{more}{hint} Fix the file, "
-                        "or set on_bad_rows: skip to skip such rows (they are counted, reported).")
-    noted = [(str(bad.file), n, k) for n, k, _ in bad.first]
-    ctx.notes.setdefault("ingest_skipped", []).extend(noted)
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(bad.kinds.items()))
-    where = ", ".join(str(n) for n, _, _ in bad.first[:5])
-    many = "s" if total > 1 else ""
-    ctx.report("ingest", f"{bad.file.name}: skipped {total} bad row{many} ({kinds}); first at "
-               f"{bad.unit}{many} {where}")
 
 
 # -- reading one table ----------------------------------------------------------------------
@@ -184,9 +174,12 @@ def _load_csv(con: duckdb.DuckDBPyConnection, src: TableSource, file: Path, tabl
     detail = ("CASE WHEN error_type LIKE '%COLUMNS' THEN ' (expected ' || regexp_extract("
               "error_message, 'Columns: (\\d+)', 1) || ', found ' || regexp_extract(error_message, "
               f"'Found: (\\d+)', 1) || ', delimiter ' || {quote(repr(delim))} || ')' ELSE '' END")
-    rejects = con.execute(f"SELECT line, {kind} || {detail}, csv_line FROM _ingest_rejects "
+    # DuckDB rejects a line once per problem (a short line once per missing field): one each.
+    per_line = (f"(SELECT DISTINCT ON (line) line, {kind} AS kind, {detail} AS detail, csv_line "
+                "FROM _ingest_rejects ORDER BY line, column_idx)")
+    rejects = con.execute(f"SELECT line, kind || detail, csv_line FROM {per_line} "
                           f"ORDER BY line LIMIT {SHOWN}").fetchall()
-    kinds = con.execute(f"SELECT {kind}, count(*) FROM _ingest_rejects GROUP BY ALL").fetchall()
+    kinds = con.execute(f"SELECT kind, count(*) FROM {per_line} GROUP BY ALL").fetchall()
     return Raw(table, file, {n: (_id(n), "VARCHAR") for n in names}, rejects=rejects,
                reject_kinds=dict(kinds), csv=(src.encoding, src.header))
 
@@ -195,7 +188,7 @@ def _load(con: duckdb.DuckDBPyConnection, src: TableSource, setting: str, table:
     """Load a csv, JSON lines or Parquet file into ``table``."""
     import duckdb
 
-    file = existing_file(src.path, setting)
+    file = input_file(src.path, setting)
     kind = src.format
     if kind == "auto":
         suffixes = [s for s in map(str.lower, file.suffixes) if s not in (".gz", ".zst")]
@@ -305,8 +298,9 @@ def read_interactions(ctx: DataContext, src: InteractionsSource, policy: str) ->
     cols = {c: _column(raw, s, c) for c, s in mapping.items()}
     select, arms = [], ""
     for c in ("user_id", "item_id"):
-        select.append(f"CAST({cols[c][0]} AS VARCHAR) AS {c}")
-        arms += f"WHEN nullif(trim(CAST({cols[c][0]} AS VARCHAR)), '') IS NULL THEN 'empty {c}' "
+        text = f"CAST({cols[c][0]} AS VARCHAR)"
+        select.append(f"{text} AS {c}")
+        arms += f"WHEN nullif(trim({text}), '') IS NULL THEN 'empty {c}' " + control_in(text, c)
     for c in ("ts", "rating", "weight"):
         if c not in cols:
             select.append(f"CAST({'rowid' if c == 'ts' else 'NULL'} AS DOUBLE) AS {c}")
@@ -315,6 +309,7 @@ def read_interactions(ctx: DataContext, src: InteractionsSource, policy: str) ->
         num = _number(expr, dtype, c == "ts")
         arms += f"WHEN {expr} IS NULL THEN 'empty ts' " if c == "ts" else ""
         arms += f"WHEN {expr} IS NOT NULL AND {num} IS NULL THEN '{c} is not a number' "
+        arms += not_finite(num, c)
         select.append(f"{num} AS {c}")
     n_read = _convert(ctx, raw, select, arms, policy)
     ctx.con.execute("CREATE OR REPLACE TABLE interactions AS SELECT user_id, item_id, ts, rating, "
@@ -334,8 +329,9 @@ def read_items(ctx: DataContext, src: ItemsSource, policy: str) -> None:
     side.update({c: c for c in text or [] if c != "item_id"})
     select = [f"CAST({idx} AS VARCHAR) AS item_id",
               *(f"CAST({_column(raw, s, k)[0]} AS VARCHAR) AS {_id(k)}" for k, s in side.items())]
-    _convert(ctx, raw, select, f"WHEN nullif(trim(CAST({idx} AS VARCHAR)), '') IS NULL "
-             "THEN 'empty item_id' ", policy)
+    text = f"CAST({idx} AS VARCHAR)"
+    _convert(ctx, raw, select, f"WHEN nullif(trim({text}), '') IS NULL THEN 'empty item_id' "
+             + control_in(text, "item_id"), policy)
     ctx.con.execute(
         f"CREATE OR REPLACE TABLE items AS SELECT {', '.join(['item_id', *map(_id, side)])} FROM "
         "_ingest_conv WHERE _bad IS NULL QUALIFY row_number() OVER (PARTITION BY item_id "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from recsys_kit.columns import TRAIN
@@ -187,7 +188,8 @@ class SequenceRecommender(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """States (B, L, D) and the valid mask of a left-padded token history."""
         valid = history != 0
-        return self.user(table[history], valid), valid
+        # F.embedding, not table[history]: its backward is deterministic on every device.
+        return self.user(F.embedding(history, table), valid), valid
 
     def loss(self, history: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Training loss; positions whose target is padding produce no logits at all.

@@ -159,6 +159,14 @@ def _field_names(model: type[BaseModel], loc: Loc) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+def _got(value: Any) -> str:
+    """' (got <value>)', shortened; empty for a whole mapping (a check across fields)."""
+    if isinstance(value, dict):
+        return ""
+    shown = repr(value)
+    return f" (got {shown[:77]}...)" if len(shown) > 80 else f" (got {shown})"
+
+
 def _issues(
     exc: ValidationError, model: type[BaseModel], prefix: Loc, lines: _Lines
 ) -> Iterator[RecipeIssue]:
@@ -172,7 +180,7 @@ def _issues(
         elif err["type"] == "missing":
             msg = "required field is missing."
         else:
-            msg = f"{err['msg']} (got {err.get('input')!r})."
+            msg = f"{err['msg'].removeprefix('Value error, ')}{_got(err.get('input'))}."
         hint_key = (prefix + loc, err["type"])
         if hint_key in _HINTS:
             msg = f"{msg} {_HINTS[hint_key]}"

@@ -10,9 +10,9 @@ from recsys_kit.stages import Family
 
 
 class Strict(BaseModel):
-    """Base of every recipe section: unknown keys are errors."""
+    """Base of every recipe section: unknown keys are errors; numbers must be finite."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class StageRef(Strict):
@@ -116,6 +116,12 @@ class TrainSection(Strict):
         "CPUs with AVX512-BF16/AMX), fp32 elsewhere.",
     )
     grad_clip: float | None = Field(1.0, gt=0, description="Clip gradient norm; null disables.")
+    deterministic: bool = Field(
+        True,
+        description="Use only deterministic kernels: the same seed, machine and settings give "
+        "identical results. `false` allows PyTorch's faster nondeterministic kernels (CUDA "
+        "atomics), whose results vary slightly from run to run.",
+    )
 
 
 class OutputSection(Strict):
@@ -136,7 +142,8 @@ class Recipe(Strict):
 
     version: Literal[1] = Field(description="Recipe format version; only 1 exists.")
     name: str = Field(min_length=1, description="Run name, shown in results and the TUI.")
-    seed: int = Field(42, description="Seed for every random number generator.")
+    seed: int = Field(42, ge=0, le=2**32 - 1,
+                      description="Seed for every random number generator (0 to 2**32 - 1).")
     device: str = Field(
         "auto",
         pattern=r"^(auto|cpu|cuda|cuda:\d+|mps)$",

@@ -10,6 +10,15 @@ from typing import Any
 import yaml
 
 from recsys_kit.errors import RecipeError, RecipeIssue
+from recsys_kit.recipe.yaml_limits import (
+    MAX_BYTES,
+    BoundedLoader,
+    LimitExceeded,
+    character_issue,
+    check_expansion,
+    decode_issue,
+    size_issue,
+)
 
 Loc = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -97,27 +106,55 @@ def _yaml_issue(exc: yaml.YAMLError, file: str) -> RecipeIssue:
                        file=file, line=line)
 
 
-def read_yaml(path: Path) -> tuple[dict[str, Any], dict[Loc, int]]:
-    """Read a recipe file: its mapping and its line map; clear errors for unreadable files."""
+def _read_text(path: Path) -> str:
+    """The file's text, read no further than the size bound; clear errors otherwise."""
+    file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+            size = max(len(data), path.stat().st_size)
     except FileNotFoundError:
         raise RecipeError(
             [RecipeIssue("", "file not found; check the path (relative to the current directory).",
-                         file=str(path))]
+                         file=file)]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(
-            [RecipeIssue("", f"cannot read the file: {exc}", file=str(path))]
-        ) from None
-    loader = yaml.SafeLoader(text)
+    except OSError as exc:
+        raise RecipeError([RecipeIssue("", f"cannot read the file: {exc}", file=file)]) from None
+    too_big = size_issue(size, file)
+    if too_big:
+        raise RecipeError([too_big])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError([decode_issue(data, exc, file)]) from None
+    bad_character = character_issue(text, file)
+    if bad_character:
+        raise RecipeError([bad_character])
+    return text
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, yaml.Node | None]:
+    """Parse one YAML document within the bounds of :mod:`recipe.yaml_limits`: its value
+    and its node tree. Aliases are checked before anything expands them."""
+    loader = BoundedLoader(text)
     try:
         root = loader.get_single_node()
+        if root is not None:
+            check_expansion(root)
         data = loader.construct_document(root) if root is not None else None
+    except LimitExceeded as exc:
+        raise RecipeError([RecipeIssue("", f"{exc.message}.", file=file, line=exc.line)]) from None
     except yaml.YAMLError as exc:
-        raise RecipeError([_yaml_issue(exc, str(path))]) from None
+        raise RecipeError([_yaml_issue(exc, file)]) from None
     finally:
         loader.dispose()
+    return data, root
+
+
+def read_yaml(path: Path) -> tuple[dict[str, Any], dict[Loc, int]]:
+    """Read a recipe file: its mapping and its line map; clear errors for unreadable files,
+    and for files past the bounds (size, characters, nesting, values, aliases)."""
+    data, root = load_yaml(_read_text(path), str(path))
     lines, duplicates = line_map(root)
     if duplicates:
         for issue in duplicates:
@@ -143,12 +180,18 @@ def apply_override(data: dict[str, Any], assignment: str) -> Loc:
         raise _override_error("", f"'{assignment}' needs the form path.to.key=value "
                                   "(for example --set train.lr=3e-4).")
     parts: list[str | int] = [int(p) if p.isdigit() else p for p in dotted.split(".")]
+    problem = character_issue(raw, "--set")
+    if problem is not None:
+        raise _override_error(dotted, f"the value {raw[:80]!r}: {problem.message}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or exc
-        raise _override_error(dotted, f"the value {raw!r} is not valid YAML ({problem}); "
-                                      "put it in quotes.") from None
+        value = load_yaml(raw, "--set")[0] if raw.strip() else ""
+    except RecipeError as exc:
+        detail = exc.issues[0].message
+        if detail.startswith("not valid YAML: "):
+            detail = detail.removesuffix(" Check indentation and quoting.")
+            raise _override_error(dotted, f"the value {raw[:80]!r} is {detail} Put it in quotes "
+                                          "to give it as text.") from None
+        raise _override_error(dotted, f"the value {raw[:80]!r}: {detail}") from None
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         nxt = parts[i + 1]

@@ -61,8 +61,12 @@ def resolve_device(requested: str) -> torch.device:
     return device
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch (all devices)."""
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and PyTorch (all devices); with ``deterministic``, make PyTorch use
+    only deterministic kernels, so that the same seed, machine and settings give the same
+    results (the faster nondeterministic kernels are mostly CUDA atomics, e.g. scatter-adds in
+    the embedding backward)."""
+    import os
     import random
 
     import numpy as np
@@ -71,11 +75,20 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    if deterministic:
+        # cuBLAS needs a fixed workspace to be deterministic; set before CUDA starts.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 @dataclass
 class RunContext:
-    """Given to lifecycle hooks and model stages: the run's id, recipe, device and paths."""
+    """Given to lifecycle hooks and model stages: the run's id, recipe, device and paths.
+
+    ``attempt`` counts the run's starts: 1 for a new run, 2 or more when it resumes.
+    """
 
     run_id: str
     loaded: LoadedRecipe
@@ -83,6 +96,7 @@ class RunContext:
     out_dir: Path
     plugins: Plugins
     console: Console
+    attempt: int = 1
 
     @property
     def recipe(self) -> dict[str, Any]:

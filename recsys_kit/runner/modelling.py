@@ -21,10 +21,12 @@ from recsys_kit.nn.fusion.pairwise import PairwiseRecommender
 from recsys_kit.nn.model import DirectRecommender, ModelShape, SequenceRecommender
 from recsys_kit.nn.ranking.predict import predict_pairs
 from recsys_kit.nn.ranking.rank import rank
+from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.trainer import Trainer
 from recsys_kit.ranking import NO_ITEM, Ranking
 from recsys_kit.runner.context import RunContext
 from recsys_kit.runner.explain import write_explanations
+from recsys_kit.runner.memory import check_fits, estimate
 from recsys_kit.store import ResultStore
 
 #: Per-epoch figures logged under split 'train'; the rest of an epoch's metrics are validation.
@@ -57,6 +59,7 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[Model, int]:
     def make(stage):
         return stage.spec.build(stage.config, shape)
 
+    _check_memory(ctx, user, shape)
     encoder = make(user)
     if isinstance(encoder, DirectRecommender):
         encoder.fit(data)
@@ -81,6 +84,18 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[Model, int]:
             "rating column in data.ingest.params, or use loss: bce."
         )
     return model.to(ctx.device), max_len
+
+
+def _check_memory(ctx: RunContext, user: Any, shape: ModelShape) -> None:
+    """Refuse, before allocating, a model whose training cannot fit the device."""
+    batch = ctx.loaded.recipe.train.batch_size
+    tables = len(ctx.loaded.stage_list("model.encoders.item"))
+    named = {k: getattr(user.config, k) for k in ("dim", "max_len", "layers", "heads")
+             if hasattr(user.config, k)}
+    settings = ", ".join(f"{k} (now {v:,})" for k, v in named.items())
+    where = f"model.encoders.user.params {settings} or " if settings else ""
+    check_fits(estimate(user, shape, batch, tables), ctx.device,
+               f"{where}train.batch_size (now {batch:,})")
 
 
 def _check_pairing(loaded: Any, fusion: Any, scorer: Any, encoder: Any, retrieval: Any) -> None:
@@ -120,9 +135,11 @@ def cold_items(data: SequenceData) -> np.ndarray:
 
 
 def fit_and_evaluate(
-    ctx: RunContext, data: SequenceData, store: ResultStore, stage_hook: Callable
-) -> ModelResult:
-    """Train (unless the encoder needs none), test the best weights, write recommendations."""
+    ctx: RunContext, data: SequenceData, store: ResultStore, stage_hook: Callable,
+    result: ModelResult,
+) -> None:
+    """Train (unless the encoder needs none), test the best weights, write recommendations;
+    ``result`` is filled in as it goes (the best epoch also when the run is stopped)."""
     recipe = ctx.loaded.recipe
     evaluators = [s.build() for s in ctx.loaded.stage_list("evaluate")]
     model, max_len = build_model(ctx, data)
@@ -182,7 +199,6 @@ def fit_and_evaluate(
             )
         return metrics
 
-    result = ModelResult()
     if isinstance(model, SequenceRecommender):
         rows = training_rows(histories(TRAIN), max_len, masked=model.masked,
                              ratings=history_ratings(TRAIN) if uses_ratings else None)
@@ -197,22 +213,27 @@ def fit_and_evaluate(
                               {k: v for k, v in metrics.items() if k not in TRAIN_METRICS})
             ctx.plugins.hook.after_epoch(run=ctx, epoch=epoch, metrics=metrics)
 
-        checkpoint = ctx.artifacts_dir / "best.safetensors"
+        checkpoint = ctx.artifacts_dir / checkpoints.BEST
         trainer = Trainer(
             model, recipe.train, ctx.device, checkpoint,
             validate=validate,
             on_epoch=on_epoch, console=ctx.console,
             before_epoch=lambda epoch: ctx.plugins.hook.before_epoch(run=ctx, epoch=epoch),
         )
+        if ctx.attempt > 1 and trainer.resume():
+            ctx.console.print(f"resuming after epoch {trainer.progress.epoch}", highlight=False)
         done = stage_hook("train", ctx.loaded.stage("model.encoders.user").spec.name)
         try:
-            trained = trainer.fit(rows)
-        except KeyboardInterrupt:
-            store.add_artifact(ctx.run_id, "best", "checkpoint", checkpoint)
+            trainer.fit(rows)
+        except BaseException:  # the run can resume from the training state it kept
+            if trainer.last.exists():
+                store.add_artifact(ctx.run_id, "last", "checkpoint", trainer.last)
             raise
+        finally:  # also when stopped: the run row names the weights it kept
+            result.best_epoch = trainer.progress.best_epoch
+            if checkpoint.exists():
+                store.add_artifact(ctx.run_id, "best", "checkpoint", checkpoint)
         done()
-        result.best_epoch = trained.best_epoch
-        store.add_artifact(ctx.run_id, "best", "checkpoint", checkpoint)
     done = stage_hook("evaluate", "test")
     top_k = recipe.output.top_k
     test = ranking(VALID, TEST, max(eval_k, top_k), everyone=True)
@@ -227,7 +248,6 @@ def fit_and_evaluate(
         write_explanations(ctx, store, model, data, histories(VALID), top,
                            history_ratings(VALID) if uses_ratings else None, max_len)
     done()
-    return result
 
 
 def _recommended(

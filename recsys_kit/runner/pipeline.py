@@ -1,8 +1,15 @@
-"""Run a recipe: data stages, model assembly, training, evaluation, results."""
+"""Run a recipe: data stages, model assembly, training, evaluation, results.
+
+Every run row ends in a terminal state: ``completed``; ``failed`` (an error, also a loss or
+score that is not finite); ``interrupted`` (Ctrl-C or SIGTERM, at any moment and however
+often; the checkpoints are recorded and the run can be resumed); or, when its process
+vanished, ``lost`` (set by the next writer that opens the file).
+"""
 
 from __future__ import annotations
 
 import copy
+import os
 import platform
 import secrets
 import time
@@ -11,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -18,12 +26,19 @@ from rich.console import Console
 from recsys_kit.columns import SPLIT_NAMES, TEST, TRAIN, VALID
 from recsys_kit.data import SequenceData
 from recsys_kit.errors import RecsysKitError
+from recsys_kit.interrupts import StopRequested, ignore_further_stops, shielded, stop_requested
+from recsys_kit.nn.training import checkpoints
 from recsys_kit.plugins import Plugins
 from recsys_kit.recipe.loader import LoadedRecipe, validate_mapping
 from recsys_kit.runner.context import RunContext, resolve_device, seed_everything
 from recsys_kit.runner.data_stages import PreparedData, prepare_data
-from recsys_kit.runner.modelling import fit_and_evaluate
+from recsys_kit.runner.heartbeat import Heartbeat
+from recsys_kit.runner.modelling import ModelResult, fit_and_evaluate
 from recsys_kit.store import ResultStore
+from recsys_kit.store.liveness import this_host
+
+#: Statuses a run may be resumed from.
+RESUMABLE = ("interrupted", "lost")
 
 
 @dataclass
@@ -66,6 +81,15 @@ def _plugin_rows(loaded: LoadedRecipe) -> list[dict]:
     ]
 
 
+@dataclass
+class _Resumed:
+    """The row of a run being resumed: its id, attempt number and dataset."""
+
+    run_id: str
+    attempt: int
+    data_key: str | None
+
+
 class Runner:
     """Executes recipes with one plugin set, console and results store."""
 
@@ -76,11 +100,48 @@ class Runner:
     def run(self, loaded: LoadedRecipe) -> list[RunOutcome]:
         """Run the recipe and then each of its baselines on the same data."""
         main = self._run_one(loaded, prepared=None, parent=None)
-        outcomes = [main]
+        return [main, *self._baselines(loaded, main, done=set())]
+
+    def resume(self, run_id: str, results: Path) -> list[RunOutcome]:
+        """Continue an ``interrupted`` or ``lost`` run of ``results`` from its last checkpoint
+        (then run the recipe's baselines it has not run yet)."""
+        store = ResultStore(results)
+        if not store.path.exists():
+            raise RecsysKitError(f"No results file at {results}: pass the file that holds run "
+                                 f"{run_id} with --results.")
+        store.migrate()
+        row = store.run_row(run_id)
+        if row is None:
+            raise RecsysKitError(
+                f"There is no run '{run_id}' in {results}. List the runs with `recsys-kit sql "
+                "\"SELECT run_id, name, status FROM runs ORDER BY started_at\"`.")
+        if row["status"] not in RESUMABLE:
+            why = {"completed": "it has completed", "running": "it is still running "
+                   f"(pid {row['pid']} on {row['host']})", "failed": "it failed: fix the cause "
+                   "and start a new run"}.get(row["status"], f"its status is {row['status']}")
+            raise RecsysKitError(f"Run {run_id} cannot be resumed: {why}. Only interrupted or "
+                                 "lost runs resume.")
+        recipe = copy.deepcopy(row["recipe"])
+        recipe["output"]["dir"] = str(store.path.parent)
+        loaded = validate_mapping(recipe, self.plugins.registry, source=row["recipe_source"] or
+                                  "<resumed run>")
+        resumed = _Resumed(run_id, int(row["attempts"] or 1) + 1, row["data_key"])
+        main = self._run_one(loaded, prepared=None, parent=row["parent_run_id"],
+                             resumed=resumed)
+        if row["parent_run_id"] is not None:
+            return [main]
+        _, children = store.query("SELECT name FROM runs WHERE parent_run_id = ?", [run_id])
+        return [main, *self._baselines(loaded, main, done={name for (name,) in children})]
+
+    def _baselines(self, loaded: LoadedRecipe, main: _Outcome, done: set[str]
+                   ) -> list[RunOutcome]:
+        outcomes: list[RunOutcome] = []
         if main.status != "completed" or main.prepared is None:
             return outcomes
         for i, stage in enumerate(loaded.stage_list("baselines")):
             derived = self._baseline_recipe(loaded, i)
+            if derived.recipe.name in done:
+                continue
             self.console.rule(f"baseline: {stage.spec.name}")
             outcomes.append(self._run_one(derived, prepared=main.prepared, parent=main.run_id))
             if outcomes[-1].status == "interrupted":
@@ -96,65 +157,121 @@ class Runner:
         return validate_mapping(data, self.plugins.registry, source=loaded.source)
 
     def _run_one(
-        self, loaded: LoadedRecipe, prepared: PreparedData | None, parent: str | None
+        self, loaded: LoadedRecipe, prepared: PreparedData | None, parent: str | None,
+        resumed: _Resumed | None = None,
     ) -> _Outcome:
         recipe = loaded.recipe
         out_dir = Path(recipe.output.dir)
-        store = ResultStore.in_dir(out_dir)
+        store = ResultStore.in_dir(out_dir, on_delay=self._warn)
         store.migrate()
         device = resolve_device(recipe.device)
-        seed_everything(recipe.seed)
-        run_id = new_run_id(recipe.name)
-        ctx = RunContext(run_id, loaded, device, out_dir, self.plugins, self.console)
-        store.start_run(
-            run_id=run_id, name=recipe.name, recipe=loaded.effective, source=loaded.source,
-            versions=_versions(), device=str(device), seed=recipe.seed,
-            monitor=recipe.train.monitor, plugins=_plugin_rows(loaded), parent_run_id=parent,
-        )
-        hook = self.plugins.hook
+        seed_everything(recipe.seed, recipe.train.deterministic)
+        run_id = resumed.run_id if resumed else new_run_id(recipe.name)
+        attempt = resumed.attempt if resumed else 1
+        ctx = RunContext(run_id, loaded, device, out_dir, self.plugins, self.console, attempt)
         outcome = _Outcome(run_id=run_id, name=recipe.name, status="running")
         started = time.perf_counter()
-        self.console.print(f"[bold]run[/] {run_id} on {device}")
+        verb = f"resuming (attempt {attempt})" if resumed else "run"
+        self.console.print(f"[bold]{verb}[/] {run_id} on {device}")
+        with Heartbeat(store, run_id):
+            self._execute(ctx, store, outcome, prepared, resumed, parent)
+        outcome.seconds = time.perf_counter() - started
+        if store.delayed:
+            self._warn(f"{store.delayed} writes of run {run_id} wait in {store.journal.folder}; "
+                       "they are merged the next time recsys-kit writes to the results file.")
+        return outcome
+
+    def _start(self, ctx: RunContext, store: ResultStore, resumed: _Resumed | None,
+               parent: str | None) -> None:
+        recipe = ctx.loaded.recipe
+        if resumed:
+            store.restart_run(ctx.run_id, attempt=ctx.attempt, pid=os.getpid(),
+                              host=this_host(), device=str(ctx.device))
+            return
+        store.start_run(
+            run_id=ctx.run_id, name=recipe.name, recipe=ctx.loaded.effective,
+            source=ctx.loaded.source, versions=_versions(), device=str(ctx.device),
+            seed=recipe.seed, monitor=recipe.train.monitor, plugins=_plugin_rows(ctx.loaded),
+            parent_run_id=parent, pid=os.getpid(), host=this_host(),
+        )
+
+    def _execute(self, ctx: RunContext, store: ResultStore, outcome: _Outcome,
+                 prepared: PreparedData | None, resumed: _Resumed | None,
+                 parent: str | None) -> None:
+        """Row, data, model, results; the row is finished whatever happens (stops are held off
+        while it is)."""
+        hook, run_id = self.plugins.hook, ctx.run_id
+        result = ModelResult()
         try:
+            self._start(ctx, store, resumed, parent)
             hook.before_run(run=ctx)
             if prepared is None:
                 t0 = time.perf_counter()
-                prepared = prepare_data(loaded, ctx.cache_dir, self.console,
+                prepared = prepare_data(ctx.loaded, ctx.cache_dir, self.console,
                                         self._stage_hook(ctx))
                 outcome.data_seconds = time.perf_counter() - t0
+                if resumed and resumed.data_key and resumed.data_key != prepared.key:
+                    raise RecsysKitError(
+                        f"Run {run_id} cannot resume: its input data changed since it started "
+                        f"(data key {prepared.key}, was {resumed.data_key}). Resume it from the "
+                        "folder it was started in, with the same input files, or start a new "
+                        "run.")
                 self._store_dataset(store, prepared)
             outcome.prepared = prepared
             store.set_data_key(run_id, prepared.key)
             if prepared.skipped_rows is not None:
                 store.add_artifact(run_id, "skipped_rows", "csv", prepared.skipped_rows)
-            result = fit_and_evaluate(ctx, prepared.data, store, self._stage_hook(ctx))
+            fit_and_evaluate(ctx, prepared.data, store, self._stage_hook(ctx), result)
             outcome.metrics = result.test_metrics
             outcome.status = "completed"
-            store.finish_run(run_id, "completed", best_epoch=result.best_epoch)
-            self._call_hook(hook.after_run, run=ctx, status="completed",
-                            metrics=result.test_metrics)
         except KeyboardInterrupt as exc:
             outcome.status, outcome.error = "interrupted", exc
-            store.finish_run(run_id, "interrupted", error="interrupted by the user (Ctrl-C)")
-            self._call_hook(hook.after_run, run=ctx, status="interrupted", metrics={})
         except Exception as exc:
+            # DuckDB turns a signal during a query into its own error: still a stop request.
+            outcome.status = "interrupted" if stop_requested() else "failed"
+            outcome.error = exc
+        except BaseException as exc:  # SystemExit from a plugin: the row must not stay running
             outcome.status, outcome.error = "failed", exc
+            with shielded():
+                self._finish(ctx, store, outcome, result)
+            raise
+        with shielded():
+            if outcome.status == "interrupted":
+                ignore_further_stops()
+            self._finish(ctx, store, outcome, result)
+
+    def _finish(self, ctx: RunContext, store: ResultStore, outcome: _Outcome,
+                result: ModelResult) -> None:
+        hook, exc = self.plugins.hook, outcome.error
+        if outcome.status == "completed":
+            store.finish_run(ctx.run_id, "completed", best_epoch=result.best_epoch)
+            # Only a stopped run resumes: a completed one keeps its best weights alone.
+            (ctx.artifacts_dir / checkpoints.LAST).unlink(missing_ok=True)
+            self._call_hook(hook.after_run, run=ctx, status="completed",
+                            metrics=result.test_metrics)
+        elif outcome.status == "interrupted":
+            why = (exc.describe() if isinstance(exc, StopRequested) else
+                   StopRequested(stop_requested() or "SIGINT").describe())
+            store.finish_run(ctx.run_id, "interrupted", best_epoch=result.best_epoch,
+                             error=f"{why}; resume it with `recsys-kit run --resume "
+                                   f"{ctx.run_id}`")
+            self._call_hook(hook.after_run, run=ctx, status="interrupted", metrics={})
+        else:
+            assert exc is not None
             text = str(exc) if isinstance(exc, RecsysKitError) else "".join(
                 traceback.format_exception(exc))
-            store.finish_run(run_id, "failed", error=text)
+            store.finish_run(ctx.run_id, "failed", best_epoch=result.best_epoch, error=text)
             self._call_hook(hook.on_error, run=ctx, error=exc)
-        except BaseException as exc:  # SystemExit, e.g. SIGTERM: the row must not stay running
-            store.finish_run(run_id, "failed", error=f"stopped: {type(exc).__name__} {exc}")
-            raise
-        outcome.seconds = time.perf_counter() - started
-        return outcome
 
-    def _call_hook(self, hook_caller, **kwargs) -> None:
+    def _warn(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+    def _call_hook(self, hook_caller: Any, **kwargs: Any) -> None:
         """Call a reporting hook; a logger plugin's bug must not change the run's outcome."""
         try:
             hook_caller(**kwargs)
         except Exception as exc:
-            self.console.print(f"[yellow]warning:[/] a {hook_caller.name} hook raised {exc!r}")
+            self._warn(f"a {hook_caller.name} hook raised {exc!r}")
 
     def _stage_hook(self, ctx: RunContext):
         def before(family: str, name: str):
@@ -192,4 +309,3 @@ def _titles(data: SequenceData) -> np.ndarray:
 @dataclass
 class _Outcome(RunOutcome):
     prepared: PreparedData | None = None
-

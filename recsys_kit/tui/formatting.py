@@ -108,4 +108,4 @@ def fmt_cell(value: object) -> str:
 
 #: Rich styles of run statuses.
 STATUS_STYLE = {"completed": "green", "running": "bold yellow", "failed": "bold red",
-                "interrupted": "magenta"}
+                "interrupted": "magenta", "lost": "bold magenta"}

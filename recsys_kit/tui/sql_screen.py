@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar, cast
 
-import duckdb
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -18,9 +17,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
+from recsys_kit.errors import StoreError
 from recsys_kit.tui.formatting import fmt_cell
 from recsys_kit.tui.history_input import HistoryInput
-from recsys_kit.tui.queries import QueryStopped, ReadError, SqlResult, Stopper, WriteRefused
+from recsys_kit.tui.queries import QueryStopped, SqlRefused, SqlResult, Stopper
 from recsys_kit.tui.queries.console import MAX_ROWS
 
 if TYPE_CHECKING:
@@ -103,11 +103,11 @@ class SqlScreen(Screen[None]):
             self._show(text, cast("SqlResult", event.worker.result))
             return
         exc = event.worker.error
-        if isinstance(exc, WriteRefused):
+        if isinstance(exc, SqlRefused):
             self._message(str(exc), "bold red")
         elif isinstance(exc, QueryStopped):
             self._message(str(exc), "yellow")
-        elif isinstance(exc, duckdb.Error | ReadError):
+        elif isinstance(exc, StoreError):  # SqlFailed, or the file cannot be read
             self._message(str(exc).strip(), "red")
         else:  # a console must survive any query; show what went wrong
             self._message(f"{type(exc).__name__}: {exc}", "red")

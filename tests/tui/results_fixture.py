@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from recsys_kit.store import ResultStore
+from recsys_kit.store.liveness import this_host
 
 #: The clock the tests give the app (the running run started 3 min 20 s before it).
 NOW = datetime(2026, 1, 5, 12, 0, 0)
@@ -87,14 +89,16 @@ def _run(con: duckdb.DuckDBPyConnection, rng: random.Random, seqs: dict[str, lis
     encoder = {"sasrec": "sasrec", "sasrec:popularity": "popularity"}.get(name, name)
     encoder = "sasrec" if encoder == "sasrec-big" else encoder
     end = None if dur is None else start + timedelta(seconds=dur)
+    # A running run is owned by a live process: this one.
+    owner = (os.getpid(), this_host()) if status == "running" else (None, None)
     con.execute(
         "INSERT INTO runs (run_id, name, status, parent_run_id, data_key, recipe, recipe_source, "
-        "versions, device, seed, monitor, best_epoch, started_at, ended_at, duration_s, error) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'recipes/quickstart.yaml', ?, 'cpu', 7, "
-        "'ndcg@10', ?, ?, ?, ?, ?)",
+        "versions, device, seed, monitor, best_epoch, started_at, ended_at, duration_s, error, "
+        "pid, host) VALUES (?, ?, ?, ?, ?, ?, 'recipes/quickstart.yaml', ?, 'cpu', 7, "
+        "'ndcg@10', ?, ?, ?, ?, ?, ?, ?)",
         [run_id, name, status, parent, DATA_KEY, json.dumps(_recipe(name, encoder)),
          json.dumps({"python": "3.11.7", "recsys-kit": "0.1.0", "torch": "2.13.0"}), best,
-         start, end, dur, error])
+         start, end, dur, error, *owner])
     for path, family, plugin in (("data.ingest", "ingest", "synthetic"),
                                  ("data.split", "split", "leave_one_out"),
                                  ("model.encoders.user", "user_encoder", encoder),

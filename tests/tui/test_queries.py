@@ -20,8 +20,9 @@ from recsys_kit.tui.queries import (
     NoResults,
     QueryStopped,
     Reader,
+    SqlFailed,
+    SqlRefused,
     Stopper,
-    WriteRefused,
     key_metrics,
 )
 
@@ -80,12 +81,22 @@ def test_sql_reads_and_refuses_writes(fixture_results: Path) -> None:
     assert result.columns == ["name"] and result.rows == [("bert4rec",)]
     for write in ("DELETE FROM runs", "INSERT INTO runs SELECT * FROM runs",
                   "CREATE TABLE t AS SELECT 1", "DROP TABLE runs",
-                  "SELECT 1; UPDATE runs SET name = 'x'",
-                  "COPY runs TO 'out.csv'", "ATTACH 'other.duckdb' AS o"):
-        with pytest.raises(WriteRefused, match="read-only"):
+                  "COPY runs TO 'out.csv'", "ATTACH 'other.duckdb' AS o",
+                  "SET log_query_path = 'q.log'", "SET profiling_output = 'p.json'",
+                  "PRAGMA enable_profiling", "EXPLAIN ANALYZE COPY runs TO 'out.csv'",
+                  "WITH d AS (DELETE FROM runs RETURNING *) SELECT * FROM d"):
+        with pytest.raises(SqlRefused, match=r"read-only|cannot be changed"):
             reader.sql(write)
+    with pytest.raises(SqlRefused, match=r"2 statements \(SELECT, UPDATE\); run one"):
+        reader.sql("SELECT 1; UPDATE runs SET name = 'x'")
+    with pytest.raises(SqlRefused, match="reaches outside the results file"):
+        reader.sql("SELECT * FROM read_text('/etc/passwd')")
     assert reader.sql("SELECT count(*) FROM runs").rows == [(5,)]
-    assert reader.sql(";").columns == [] and reader.sql("-- nothing").rows == []
+    for empty in (";", "-- nothing"):
+        with pytest.raises(SqlFailed, match="no SQL statement"):
+            reader.sql(empty)
+    with pytest.raises(SqlFailed, match=r"(?s)SELCT.*Tables: artifacts, "):
+        reader.sql("SELCT 1")
     assert reader.sql("SHOW TABLES").rows[0] == ("artifacts",)
     big = reader.sql("SELECT * FROM range(5000)")
     assert big.truncated and len(big.rows) == 1000

@@ -13,6 +13,7 @@ the retrieval logit while training the re-ranker was measured worse on MovieLens
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from recsys_kit.nn.fusion.target_attention import TargetAttention
 from recsys_kit.nn.model import ItemEncoder, Scorer, SequenceRecommender, UserEncoder
@@ -92,7 +93,7 @@ class PairwiseRecommender(SequenceRecommender):
             # A sampled negative that is the positive itself is left out.
             weight = torch.cat([torch.ones_like(positive, dtype=torch.bool),
                                 negatives != positive], dim=-1) & keep.gather(1, upto)[:, :, None]
-        fused, _ = self.fusion.attend(states, valid, table[candidates], upto,
+        fused, _ = self.fusion.attend(states, valid, F.embedding(candidates, table), upto,
                                       ratings if self.uses_ratings else None)
         return total + self.scorer.pair_loss(self.scorer.pair_logits(fused), labels, weight)
 

@@ -9,6 +9,7 @@ import torch
 
 from recsys_kit.nn.batches import left_pad, padded, ratings_input
 from recsys_kit.nn.precision import autocast, to_device
+from recsys_kit.nn.ranking.rank import check_finite
 from recsys_kit.predictions import PairPredictions
 
 
@@ -37,7 +38,9 @@ def predict_pairs(
         wanted = left_pad([targets[u] for u in batch], max(len(targets[u]) for u in batch))
         with autocast(device, precision):
             scores = score(history, to_device(torch.from_numpy(wanted), device),
-                           **ratings_input(ratings, batch, max_len, device)).float().cpu().numpy()
+                           **ratings_input(ratings, batch, max_len, device)).float()
+        check_finite(scores, "predicted")
+        scores = scores.cpu().numpy()
         real = wanted != 0
         rows = np.repeat(batch, real.sum(1))
         actual = np.concatenate([target_ratings[u] for u in batch]).astype(np.float64)

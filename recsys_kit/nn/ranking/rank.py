@@ -8,6 +8,7 @@ from functools import cache
 import numpy as np
 import torch
 
+from recsys_kit.errors import NonFiniteError
 from recsys_kit.nn.batches import padded, ratings_input
 from recsys_kit.nn.precision import autocast
 from recsys_kit.ranking import NO_ITEM, Ranking
@@ -52,6 +53,7 @@ def rank(
             extra["blocked"] = blocked_tokens(seqs, never(model.n_items + 2), mask_seen)
         with autocast(device, precision):
             scores = score(history, **extra).float()
+        check_finite(scores, "scored some items")
         blocked = extra.get("blocked")
         if blocked is None:
             blocked = blocked_tokens(seqs, never(scores.shape[1]), mask_seen)
@@ -69,6 +71,17 @@ def rank(
         targets=[np.unique(targets[u]) for u in users],
     )
 
+
+def check_finite(values: torch.Tensor, what: str) -> None:
+    """Raise when ``values`` hold NaN or +inf (-inf marks items that are never candidates): a
+    ranking or prediction built on them would look valid and be meaningless."""
+    bad = values.isnan() | values.isposinf()
+    if bool(bad.any()):
+        raise NonFiniteError(
+            f"The model {what} NaN or +inf ({int(bad.sum()):,} of {values.numel():,} values), "
+            "so no ranking, metric or recommendation from it can be trusted. This usually means "
+            "training diverged: lower train.lr, keep train.grad_clip on, or set "
+            "train.precision: fp32.")
 
 
 def never_ranked(n_tokens: int, candidates: np.ndarray | None,

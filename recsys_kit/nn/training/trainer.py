@@ -1,10 +1,11 @@
-"""The training loop: AdamW, validation each epoch, early stopping, best weights kept."""
+"""The training loop: AdamW, validation each epoch, early stopping, best weights kept, and
+the whole training state saved after every epoch so that a stopped run can resume."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,25 +19,18 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from safetensors.torch import load_file, save_file
 
+from recsys_kit.errors import NonFiniteError
+from recsys_kit.interrupts import shielded
 from recsys_kit.nn.model import SequenceRecommender
 from recsys_kit.nn.precision import autocast, to_device
+from recsys_kit.nn.training import checkpoints
+from recsys_kit.nn.training.checkpoints import Progress as TrainProgress
 from recsys_kit.recipe.models import TrainSection
 
 LOWER_IS_BETTER = {"rmse", "mae", "loss"}
 #: Batches between progress-bar updates (each reads the loss back from the device).
 PROGRESS_EVERY = 10
-
-
-@dataclass
-class TrainResult:
-    """How training went: the best epoch and its monitored value, and why it stopped."""
-
-    best_epoch: int | None = None
-    best_value: float | None = None
-    epochs: int = 0
-    stopped: str = "epochs"
 
 
 def better(metric: str, new: float, old: float | None) -> bool:
@@ -65,10 +59,11 @@ def parameter_groups(model: torch.nn.Module, lr: float) -> list[dict]:
 class Trainer:
     """Trains a ``SequenceRecommender`` on rows of named arrays (``history``, ``targets``, ...).
 
-    Each batch calls ``model.loss(**rows)``.
-
-    ``validate()`` returns validation metrics; ``on_epoch(epoch, metrics)`` is told after each
-    epoch (metrics include ``loss``); the best weights go to ``checkpoint`` (safetensors).
+    Each batch calls ``model.loss(**rows)``. ``validate()`` returns validation metrics;
+    ``on_epoch(epoch, metrics)`` is told after each epoch (metrics include ``loss``). The best
+    weights go to ``checkpoint`` (safetensors), the whole training state after each epoch to
+    ``last`` (for resuming). ``progress`` says where training stands at any moment, also
+    after an interruption.
     """
 
     def __init__(
@@ -81,24 +76,40 @@ class Trainer:
         on_epoch: Callable[[int, dict[str, float]], None],
         console: Console,
         before_epoch: Callable[[int], None] = lambda epoch: None,
+        last: Path | None = None,
     ) -> None:
         self.model, self.settings, self.device = model, settings, device
         self.checkpoint, self.validate, self.on_epoch = checkpoint, validate, on_epoch
+        self.last = last or checkpoint.with_name(checkpoints.LAST)
         self.before_epoch = before_epoch
         self.console = console
         self.optimizer = torch.optim.AdamW(
             parameter_groups(model, settings.lr), lr=settings.lr,
             weight_decay=settings.weight_decay,
         )
+        self.progress = TrainProgress()
 
-    def _epoch(self, rows: dict[str, torch.Tensor], progress: Progress, task: int) -> float:
+    def _diverged(self, epoch: int, batch: int, value: float) -> NonFiniteError:
+        s, best = self.settings, self.progress.best_epoch
+        fixes = [f"lower train.lr (now {s.lr:g})"]
+        if not s.grad_clip:
+            fixes.append("turn train.grad_clip back on (1.0 is the default)")
+        if s.precision != "fp32":
+            fixes.append("set train.precision: fp32")
+        kept = f" The best weights so far (epoch {best}) are kept." if best else ""
+        return NonFiniteError(
+            f"Training diverged: the loss became {value} in epoch {epoch} (by batch {batch}), "
+            f"so the run stops as failed. To fix it, {', or '.join(fixes)}.{kept}")
+
+    def _epoch(self, epoch: int, rows: dict[str, torch.Tensor], bar: Progress, task: int
+               ) -> float:
         self.model.train()
         n_rows = len(next(iter(rows.values())))
         order = torch.randperm(n_rows, device=self.device)
         bs = self.settings.batch_size
         n_batches = (n_rows + bs - 1) // bs
-        progress.reset(task, total=n_batches)
-        total, count, started = 0.0, 0, time.perf_counter()
+        bar.reset(task, total=n_batches)
+        total, count, started = torch.zeros((), device=self.device), 0, time.perf_counter()
         for b in range(n_batches):
             idx = order[b * bs:(b + 1) * bs]
             with autocast(self.device, self.settings.precision):
@@ -111,61 +122,86 @@ class Trainer:
             total += loss.detach()  # summed on the device: no host sync per batch
             count += len(idx)
             if b % PROGRESS_EVERY == 0 or b == n_batches - 1:
+                mean = total.item() / (b + 1)
+                if not math.isfinite(mean):
+                    raise self._diverged(epoch, b + 1, mean)
                 rate = count / max(time.perf_counter() - started, 1e-9)
-                progress.update(task, completed=b + 1,
-                                info=f"loss {total.item() / (b + 1):.4f} · {rate:,.0f} seq/s")
+                bar.update(task, completed=b + 1, info=f"loss {mean:.4f} · {rate:,.0f} seq/s")
         return float(total) / max(n_batches, 1)
 
-    def fit(self, rows: dict[str, np.ndarray]) -> TrainResult:
-        """Train until epochs, patience or the time budget run out; reload the best weights."""
-        s = self.settings
+    def _validate(self, epoch: int) -> dict[str, float]:
+        try:
+            return self.validate()
+        except NonFiniteError as exc:
+            raise NonFiniteError(f"After epoch {epoch}: {exc}") from exc
+
+    def resume(self) -> bool:
+        """Restore the state saved in ``last`` if there is one; return whether it was."""
+        if not self.last.exists():
+            return False
+        self.progress = checkpoints.load_state(self.last, self.model, self.optimizer,
+                                               self.device)
+        return True
+
+    def _stop_reason(self, epoch: int) -> str | None:
+        s, p = self.settings, self.progress
+        if p.waited >= s.patience:
+            return "patience"
+        if s.max_minutes and p.seconds > s.max_minutes * 60:
+            return "time budget"
+        if epoch >= s.epochs:
+            return "epochs"
+        return None
+
+    def fit(self, rows: dict[str, np.ndarray]) -> TrainProgress:
+        """Train until epochs, patience or the time budget run out (continuing from
+        ``progress`` after :meth:`resume`); reload the best weights."""
+        s, p = self.settings, self.progress
         x = {name: to_device(torch.from_numpy(col), self.device) for name, col in rows.items()}
         n_rows = len(next(iter(rows.values())))
-        result, waited, started = TrainResult(), 0, time.monotonic()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
-        with Progress(*columns, console=self.console, transient=True) as progress:
-            epochs = progress.add_task("epochs", total=s.epochs, info="")
-            batches = progress.add_task("batches", total=1, info="")
-            for epoch in range(1, s.epochs + 1):
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            epochs = bar.add_task("epochs", total=s.epochs, completed=p.epoch, info="")
+            batches = bar.add_task("batches", total=1, info="")
+            epoch = p.epoch
+            while p.stopped is None and epoch < s.epochs:
+                epoch += 1
                 self.before_epoch(epoch)
                 t0 = time.perf_counter()
-                loss = self._epoch(x, progress, batches)
+                loss = self._epoch(epoch, x, bar, batches)
                 seconds = time.perf_counter() - t0
-                validation = self.validate()
+                validation = self._validate(epoch)
                 metrics = {"loss": loss, "epoch_seconds": seconds,
                            "sequences_per_s": n_rows / seconds,
                            "eval_seconds": time.perf_counter() - t0 - seconds, **validation}
-                result.epochs = epoch
                 value = metrics.get(s.monitor)
-                improved = value is not None and better(s.monitor, value, result.best_value)
+                improved = value is not None and better(s.monitor, value, p.best_value)
+                p.epoch, p.seconds = epoch, p.seconds + time.perf_counter() - t0
                 if improved:
-                    result.best_epoch, result.best_value, waited = epoch, value, 0
-                    save_file({k: v.detach().contiguous().cpu()
-                               for k, v in self.model.state_dict().items()}, str(self.checkpoint))
+                    p.best_epoch, p.best_value, p.waited = epoch, value, 0
                 else:
-                    waited += 1
-                self.on_epoch(epoch, metrics)
-                progress.update(epochs, advance=1,
-                                info=f"{s.monitor} {value:.4f} (best {result.best_value:.4f} "
-                                     f"@ {result.best_epoch})" if value is not None else "")
+                    p.waited += 1
+                p.stopped = self._stop_reason(epoch)
+                with shielded():  # an epoch's work is kept even when a stop arrives now
+                    if improved:
+                        checkpoints.save_weights(self.model, self.checkpoint)
+                    checkpoints.save_state(self.last, self.model, self.optimizer, p)
+                    self.on_epoch(epoch, metrics)
+                bar.update(epochs, advance=1,
+                           info=f"{s.monitor} {value:.4f} (best {p.best_value:.4f} "
+                                f"@ {p.best_epoch})" if value is not None else "")
                 self.console.print(
                     f"epoch {epoch:>3}  loss {loss:.4f}  {s.monitor} {value:.4f}"
                     f"{'  *' if improved else ''}  ({seconds:.1f} s)", highlight=False)
-                if waited >= s.patience:
-                    result.stopped = "patience"
-                    break
-                if s.max_minutes and time.monotonic() - started > s.max_minutes * 60:
-                    result.stopped = "time budget"
-                    break
+        best = f"{p.best_value:.4f}" if p.best_value is not None else "none"
         self.console.print(
-            f"training stopped ({result.stopped}) after {result.epochs} epochs; best "
-            f"{s.monitor} {result.best_value:.4f} at epoch {result.best_epoch}", highlight=False)
+            f"training stopped ({p.stopped or 'epochs'}) after {p.epoch} epochs; best "
+            f"{s.monitor} {best} at epoch {p.best_epoch}", highlight=False)
         self.load_best()
-        return result
+        return p
 
     def load_best(self) -> None:
         """Load the best checkpoint, if one was written."""
         if self.checkpoint.exists():
-            state = load_file(str(self.checkpoint), device=str(self.device))
-            self.model.load_state_dict(state)
+            checkpoints.load_weights(self.model, self.checkpoint, self.device)

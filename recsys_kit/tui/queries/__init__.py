@@ -12,16 +12,11 @@ from typing import TypeVar
 
 import duckdb
 
+from recsys_kit.store.readonly import SqlFailed, SqlRefused, SqlResult
 from recsys_kit.tui.queries import compare as _compare
 from recsys_kit.tui.queries import console, runs, users
 from recsys_kit.tui.queries.compare import Comparison, Disagreement, MetricDiff
-from recsys_kit.tui.queries.console import (
-    TIME_LIMIT_S,
-    QueryStopped,
-    SqlResult,
-    Stopper,
-    WriteRefused,
-)
+from recsys_kit.tui.queries.console import TIME_LIMIT_S, QueryStopped, Stopper
 from recsys_kit.tui.queries.reader import (
     Busy,
     NoResults,
@@ -37,7 +32,7 @@ from recsys_kit.tui.queries.users import HistoryItem, Recommendation, UserView
 __all__ = [
     "TIME_LIMIT_S", "Busy", "Comparison", "Curve", "Disagreement", "HistoryItem", "MetricDiff",
     "NoResults", "QueryStopped", "ReadError", "Reader", "Recommendation", "RunDetail",
-    "RunSummary", "SqlResult", "Stopper", "Unreadable", "UserView", "WriteRefused",
+    "RunSummary", "SqlFailed", "SqlRefused", "SqlResult", "Stopper", "Unreadable", "UserView",
     "key_metrics",
 ]
 
@@ -97,7 +92,9 @@ class Reader:
 
     def sql(self, text: str, *, timeout_s: float | None = None,
             stopper: Stopper | None = None) -> SqlResult:
-        """A console query. Raises :class:`WriteRefused` for writes, :class:`QueryStopped`
-        when ``stopper`` stops it or it runs past ``timeout_s``, ``duckdb.Error`` else."""
+        """A console query: one read-only statement. Raises :class:`SqlRefused` for anything
+        else (a write, a file, a setting, several statements), :class:`SqlFailed` when DuckDB
+        cannot run it, :class:`QueryStopped` when ``stopper`` stops it or it runs past
+        ``timeout_s``."""
         with connect(self.path, self.wait_s) as con:
             return console.run_sql(con, text, timeout_s=timeout_s, stopper=stopper)

@@ -1,4 +1,9 @@
-"""Short-lived read-only access to the results file: open, query, close (never kept open)."""
+"""Short-lived read-only access to the results file: open, query, close (never kept open).
+
+Every connection is the SQL surface's protected one (:func:`recsys_kit.store.readonly.
+open_readonly`): the TUI's own queries and the console's share one DuckDB configuration, so
+that they can overlap in one process.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from recsys_kit.errors import StoreError
-from recsys_kit.store.connection import open_db
+from recsys_kit.store.readonly import open_readonly
 
 
 class ReadError(StoreError):
@@ -54,7 +59,7 @@ def connect(path: Path, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
                         "it (`recsys-kit run recipes/quickstart.yaml`), or pass --results.")
     stack = ExitStack()
     try:
-        con = stack.enter_context(open_db(path, read_only=True, wait_s=wait_s))
+        con = stack.enter_context(open_readonly(path, wait_s=wait_s))
     except (StoreError, duckdb.Error) as exc:
         if _is_lock_conflict(exc):
             raise Busy(f"The results file is busy (a run is writing to it): {exc}") from exc

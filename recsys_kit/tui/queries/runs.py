@@ -10,8 +10,13 @@ from typing import Any
 
 import duckdb
 
+from recsys_kit.store.liveness import shown_status
+from recsys_kit.store.results import now
 from recsys_kit.tui.formatting import metric_key
 
+#: The error shown for a run whose process vanished before any writer recorded it.
+LOST_NOTE = ("The process that ran it is gone (killed, crashed or power loss); the next run "
+             "records it as lost. Resume it with `recsys-kit run --resume {run_id}`.")
 #: Per-epoch training timings (split 'train'), shown as one line rather than as metrics.
 TIMINGS = ("epoch_seconds", "eval_seconds", "sequences_per_s")
 
@@ -63,10 +68,13 @@ def list_runs(con: duckdb.DuckDBPyConnection) -> list[RunSummary]:
                last.epoch,
                (SELECT arg_max(mon.value, mon.epoch) FROM mon
                  WHERE mon.run_id = r.run_id
-                   AND mon.epoch <= coalesce(r.best_epoch, last.epoch))
+                   AND mon.epoch <= coalesce(r.best_epoch, last.epoch)),
+               r.pid, r.host, r.heartbeat_at
         FROM runs r LEFT JOIN last USING (run_id)
         ORDER BY r.started_at DESC, r.run_id
     """).fetchall()
+    stamp = now()
+    rows = [(*row[:2], shown_status(row[2], *row[9:], stamp), *row[3:9]) for row in rows]
     tests: dict[str, dict[str, float]] = {}
     for run_id, metric, k, value in con.execute(
         "SELECT run_id, metric, k, value FROM metrics WHERE split = 'test' ORDER BY metric, k"
@@ -139,10 +147,14 @@ def run_detail(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail | None:
     """One run, or None when there is no run with this id."""
     row = con.execute(
         "SELECT run_id, name, status, started_at, duration_s, device, seed, monitor, best_epoch, "
-        "data_key, parent_run_id, error, recipe, versions FROM runs WHERE run_id = ?", [run_id]
+        "data_key, parent_run_id, error, recipe, versions, pid, host, heartbeat_at FROM runs "
+        "WHERE run_id = ?", [run_id]
     ).fetchone()
     if row is None:
         return None
+    status = shown_status(row[2], *row[14:], now())
+    if status != row[2]:
+        row = (*row[:2], status, *row[3:11], LOST_NOTE.format(run_id=run_id), *row[12:])
     monitor, best = row[7], row[8]
     series = con.execute(
         "SELECT split, epoch, metric, k, value FROM metrics WHERE run_id = ? AND epoch IS NOT NULL "
