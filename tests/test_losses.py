@@ -128,12 +128,35 @@ def os_total_ram() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+@pytest.fixture
+def nondeterministic():
+    """PyTorch allowed nondeterministic kernels for one test (a run may have turned them off)."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)
+    yield
+    torch.use_deterministic_algorithms(before, warn_only=True)
+
+
 def test_the_fused_kernel_is_never_picked_off_cuda() -> None:
     assert not fused_kernel_usable(torch.device("cpu"), torch.bfloat16)
 
 
+def test_the_fused_kernel_is_never_picked_when_runs_must_be_deterministic(monkeypatch) -> None:
+    from recsys_kit.nn.heads import fused_kernel
+
+    monkeypatch.setattr(fused_kernel, "kernel_function", lambda: F.cross_entropy)
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.use_deterministic_algorithms(False)
+        assert fused_kernel_usable(torch.device("cuda"), torch.bfloat16)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        assert not fused_kernel_usable(torch.device("cuda"), torch.bfloat16)
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=True)
+
+
 @pytest.mark.gpu
-def test_fused_kernel_matches_the_torch_implementation_on_cuda() -> None:
+def test_fused_kernel_matches_the_torch_implementation_on_cuda(nondeterministic) -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device on this machine")
     if not fused_kernel_usable(torch.device("cuda"), torch.bfloat16):
@@ -223,7 +246,7 @@ def test_gbce_beta_follows_the_paper() -> None:
 def test_gbce_is_the_weighted_binary_loss_with_hits_masked() -> None:
     s, w, t = problem(n=30, v=4)
     torch.manual_seed(3)
-    loss = GeneralisedBinaryCrossEntropy(len(w), negatives=8, t=0.5)(s, t, w)
+    loss = GeneralisedBinaryCrossEntropy(len(w), negatives=8, t=0.5, block=64)(s, t, w)
     torch.manual_seed(3)
     drawn = torch.randint(0, len(w), (8,))
     with torch.no_grad():
@@ -238,9 +261,9 @@ def test_gbce_is_the_weighted_binary_loss_with_hits_masked() -> None:
 def test_gbce_with_t_zero_is_bce_summed_over_negatives() -> None:
     s, w, t = problem()
     torch.manual_seed(5)
-    g = GeneralisedBinaryCrossEntropy(len(w), negatives=10, t=0.0)(s, t, w)
+    g = GeneralisedBinaryCrossEntropy(len(w), negatives=10, t=0.0, block=64)(s, t, w)
     torch.manual_seed(5)
-    b = BinaryCrossEntropy(negatives=10)(s, t, w)
+    b = BinaryCrossEntropy(negatives=10, block=64)(s, t, w)
     # bce averages the negatives, gbce sums them and averages over all k + 1 scores.
     torch.manual_seed(5)
     drawn = torch.randint(0, len(w), (10,))
@@ -249,6 +272,25 @@ def test_gbce_with_t_zero_is_bce_summed_over_negatives() -> None:
         neg_loss = F.softplus(neg).masked_fill(drawn[None] == t[:, None], 0)
     assert g.item() == pytest.approx(((F.softplus(-pos) + neg_loss.sum(-1)) / 11).mean().item())
     assert b.item() == pytest.approx((F.softplus(-pos) + neg_loss.mean(-1)).mean().item())
+
+
+def test_binary_losses_draw_negatives_per_block_of_positions() -> None:
+    s, w, t = problem(n=10, v=6)
+    torch.manual_seed(4)
+    loss = GeneralisedBinaryCrossEntropy(len(w), negatives=3, t=0.75, block=4)(s, t, w)
+    loss.backward()
+    torch.manual_seed(4)
+    drawn = torch.randint(0, len(w), (3, 3))  # blocks of positions 0-3, 4-7 and 8-9
+    with torch.no_grad():
+        per_position = drawn[torch.arange(10) // 4]  # (N, K)
+        pos = (s * w[t]).sum(-1)
+        neg = torch.einsum("nd,nkd->nk", s, w[per_position])
+        neg_loss = F.softplus(neg).masked_fill(per_position == t[:, None], 0).sum(-1)
+        manual = ((gbce_beta(6, 3, 0.75) * F.softplus(-pos) + neg_loss) / 4).mean()
+    assert len({tuple(row) for row in drawn.tolist()}) > 1  # the blocks' draws differ
+    assert (per_position == t[:, None]).any()  # and the check covers accidental hits
+    assert loss.item() == pytest.approx(manual.item(), rel=1e-6)
+    assert s.grad.abs().sum() > 0 and w.grad.abs().sum() > 0
 
 
 # -- SCE ------------------------------------------------------------------------------------

@@ -27,8 +27,14 @@ class DotConfig(StageConfig):
         "BCE against `negatives` uniform samples (weakest).",
     )
     negatives: int = Field(
-        256, ge=1, description="Sampled negatives per batch, shared by its positions "
-        "(sampled_softmax, gbce, bce).",
+        256, ge=1, description="Sampled negatives: per batch, shared by its positions "
+        "(sampled_softmax); per block of `negative_block` positions (gbce, bce).",
+    )
+    negative_block: int = Field(
+        64, ge=1, description="gbce, bce: each block of this many consecutive positions (about "
+        "one history) draws its own `negatives`; more blocks reach more of the catalogue per "
+        "step at the same cost (1: per position, as in gSASRec; a huge value: one draw per "
+        "batch).",
     )
     sampler: Literal["uniform", "popularity"] = Field(
         "uniform", description="Where sampled_softmax draws its `negatives` from: `uniform` over "

@@ -9,8 +9,13 @@ power ``β = α·(t·(1 - 1/α) + 1/α) = 1 - t·(1 - α)``, i.e. weights the po
 shows the learned probabilities match the full catalogue's; it recommends ``t = 0.75``. The
 loss is averaged over the ``k + 1`` scores of a position, as in the paper.
 
-Negatives are drawn uniformly, ``k`` per batch and shared by all its positions (each position
-still sees them at rate ``α``); a negative that is the position's target is masked out.
+Negatives are drawn uniformly, ``k`` for each block of ``block`` consecutive positions (about
+one history; the paper draws them per position) and shared within the block; a negative that
+is the position's target is masked out. Per block rather than per batch: one draw for a whole
+batch reaches only ``k`` items per step, so on a big catalogue most items are never pushed
+down and keep their random initial scores (on 200,000 items, ``k = 256`` shared by the batch
+learned nothing in two epochs); per block, a batch reaches ``k`` items per block, at the same
+number of multiply-adds.
 """
 
 from __future__ import annotations
@@ -27,29 +32,37 @@ def gbce_beta(n_items: int, negatives: int, t: float) -> float:
 
 
 def scored_negatives(
-    states: torch.Tensor, targets: torch.Tensor, items: torch.Tensor, negatives: int
+    states: torch.Tensor, targets: torch.Tensor, items: torch.Tensor, negatives: int, block: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Positive scores (N,), the scores of ``negatives`` uniform items shared by every
-    position (N, K), both float32, and where a negative is the position's target (N, K)."""
-    drawn = torch.randint(0, len(items), (negatives,), device=states.device)
-    positive = (states * items[targets]).sum(-1).float()
-    negative = (states @ items[drawn].T).float()
-    return positive, negative, drawn[None, :] == targets[:, None]
+    """Positive scores (N,), the scores of ``negatives`` uniform items drawn for each block of
+    ``block`` consecutive positions (N, K), both float32, and where a negative is the
+    position's target (N, K)."""
+    n, dim = states.shape
+    n_blocks = -(-n // block)
+    drawn = torch.randint(0, len(items), (n_blocks, negatives), device=states.device)
+    # F.embedding, not items[...]: its backward is deterministic on every device.
+    positive = (states * F.embedding(targets, items)).sum(-1).float()
+    padded = F.pad(states, (0, 0, 0, n_blocks * block - n)).view(n_blocks, block, dim)
+    negative = padded @ F.embedding(drawn, items).transpose(1, 2)
+    negative = negative.reshape(n_blocks * block, negatives)[:n].float()
+    drawn_for = drawn.repeat_interleave(block, dim=0)[:n]
+    return positive, negative, drawn_for == targets[:, None]
 
 
 class BinaryCrossEntropy(nn.Module):
     """``bce``: log-loss of the target being positive plus the mean over negatives of theirs
     being negative."""
 
-    def __init__(self, negatives: int) -> None:
+    def __init__(self, negatives: int, block: int) -> None:
         super().__init__()
-        self.negatives = negatives
+        self.negatives, self.block = negatives, block
 
     def forward(
         self, states: torch.Tensor, targets: torch.Tensor, items: torch.Tensor
     ) -> torch.Tensor:
         """Mean loss of ``states`` (N, D) predicting ``targets`` (N,), rows of ``items`` (V, D)."""
-        positive, negative, hit = scored_negatives(states, targets, items, self.negatives)
+        positive, negative, hit = scored_negatives(states, targets, items, self.negatives,
+                                                     self.block)
         negative_loss = F.softplus(negative).masked_fill(hit, 0.0).mean(-1)
         return (F.softplus(-positive) + negative_loss).mean()
 
@@ -57,15 +70,16 @@ class BinaryCrossEntropy(nn.Module):
 class GeneralisedBinaryCrossEntropy(nn.Module):
     """``gbce``: gSASRec's gBCE, the positive's log-loss weighted by ``β``."""
 
-    def __init__(self, n_items: int, negatives: int, t: float) -> None:
+    def __init__(self, n_items: int, negatives: int, t: float, block: int) -> None:
         super().__init__()
-        self.negatives = negatives
+        self.negatives, self.block = negatives, block
         self.beta = gbce_beta(n_items, negatives, t)
 
     def forward(
         self, states: torch.Tensor, targets: torch.Tensor, items: torch.Tensor
     ) -> torch.Tensor:
         """Mean loss of ``states`` (N, D) predicting ``targets`` (N,), rows of ``items`` (V, D)."""
-        positive, negative, hit = scored_negatives(states, targets, items, self.negatives)
+        positive, negative, hit = scored_negatives(states, targets, items, self.negatives,
+                                                     self.block)
         negative_loss = F.softplus(negative).masked_fill(hit, 0.0).sum(-1)
         return ((self.beta * F.softplus(-positive) + negative_loss) / (self.negatives + 1)).mean()

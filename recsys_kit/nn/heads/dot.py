@@ -19,12 +19,13 @@ def build_criterion(config: DotConfig, shape: ModelShape) -> nn.Module | None:
         return SampledSoftmax(shape.item_counts[1:shape.n_items + 1], config.negatives,
                               config.sampler, config.in_batch)
     if config.loss == "gbce":
-        return GeneralisedBinaryCrossEntropy(shape.n_items, config.negatives, config.gbce_t)
+        return GeneralisedBinaryCrossEntropy(shape.n_items, config.negatives, config.gbce_t,
+                                             config.negative_block)
     if config.loss == "sce":
         return ScalableCrossEntropy(config.buckets, config.bucket_states, config.bucket_items,
                                     config.mix_states)
     if config.loss == "bce":
-        return BinaryCrossEntropy(config.negatives)
+        return BinaryCrossEntropy(config.negatives, config.negative_block)
     return None
 
 

@@ -27,8 +27,15 @@ def kernel_function() -> Callable[..., torch.Tensor] | None:
 
 
 def fused_kernel_usable(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether the fused kernel can compute the loss on ``device`` in ``dtype``."""
-    return device.type == "cuda" and dtype in KERNEL_DTYPES and kernel_function() is not None
+    """Whether the fused kernel may compute the loss on ``device`` in ``dtype``.
+
+    Not while PyTorch is held to deterministic algorithms (``train.deterministic``, the
+    default): the kernel accumulates gradients across tiles in whatever order they finish, so
+    two runs with the same seed would differ in the last bits and then drift apart.
+    """
+    return (device.type == "cuda" and dtype in KERNEL_DTYPES
+            and not torch.are_deterministic_algorithms_enabled()
+            and kernel_function() is not None)
 
 
 def fused_dot_cross_entropy(

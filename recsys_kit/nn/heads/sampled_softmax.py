@@ -39,8 +39,9 @@ def corrected_softmax_loss(
     ``items`` and ``log_expected`` (C,) the log of how often each candidate is expected to be
     drawn. With every item drawn exactly once (``log_expected`` zero) this is the full softmax.
     """
-    positive = (states * items[targets]).sum(-1).float()
-    negative = (states @ items[candidates].T).float() - log_expected.float()
+    # F.embedding, not items[...]: its backward is deterministic on every device.
+    positive = (states * F.embedding(targets, items)).sum(-1).float()
+    negative = (states @ F.embedding(candidates, items).T).float() - log_expected.float()
     negative = negative.masked_fill(candidates[None, :] == targets[:, None], float("-inf"))
     logits = torch.cat([positive[:, None], negative], dim=1)
     return F.cross_entropy(logits, torch.zeros_like(targets))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -62,11 +63,13 @@ class ScalableCrossEntropy(nn.Module):
         """Mean loss of ``states`` (N, D) predicting ``targets`` (N,), rows of ``items`` (V, D),
         over the states that fall in at least one bucket."""
         top_states, top_items = self.bucket_members(states.detach(), items.detach())
-        positive = (states * items[targets]).sum(-1).float()
-        negative = (states[top_states] @ items[top_items].transpose(1, 2)).float()
+        # F.embedding, not x[...]: its backward is deterministic on every device.
+        positive = (states * F.embedding(targets, items)).sum(-1).float()
+        negative = (F.embedding(top_states, states)
+                    @ F.embedding(top_items, items).transpose(1, 2)).float()
         hit = targets[top_states][:, :, None] == top_items[:, None, :]
         negative = negative.masked_fill(hit, float("-inf"))
-        bucket_positive = positive[top_states]
+        bucket_positive = F.embedding(top_states, positive[:, None]).squeeze(-1)
         logits = torch.cat([bucket_positive[:, :, None], negative], dim=2)
         per_bucket = torch.logsumexp(logits, dim=2) - bucket_positive
         hardest = torch.full_like(positive, float("-inf")).scatter_reduce(
