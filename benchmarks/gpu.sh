@@ -8,13 +8,17 @@
 # The GPU machine has python3 3.12 with torch (CUDA), transformers, numpy, pyarrow, pytest,
 # rich, typer, pluggy, safetensors and pyyaml, but not pydantic (and its three helpers), duckdb
 # or textual: `prepare` downloads their cp312 manylinux wheels, the versions this checkout's
-# .venv runs, plus cut-cross-entropy (the `gpu` extra's fused kernel; it needs the Triton that
+# .venv runs (and setuptools, hypothesis, which the build and the tests need), plus
+# cut-cross-entropy (the `gpu` extra's fused kernel; it needs the Triton that
 # comes with CUDA torch). Everything the run prints also goes to $OUT/gpu-report.txt when $OUT
 # is set. Budget: under 6 minutes (install ~20 s, tests ~1 min, benchmarks ~4 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WHEELS=(pydantic pydantic-core annotated-types typing-inspection duckdb textual cut-cross-entropy)
+# setuptools: `pip install --no-build-isolation .` builds with the installed one; hypothesis
+# (and sortedcontainers): tests/conftest.py imports it.
+WHEELS=(pydantic pydantic-core annotated-types typing-inspection duckdb textual cut-cross-entropy
+        setuptools hypothesis sortedcontainers)
 
 if [[ "${1:-run}" == "prepare" ]]; then
     python=.venv/bin/python

@@ -31,10 +31,10 @@ class DotConfig(StageConfig):
         "(sampled_softmax); per block of `negative_block` positions (gbce, bce).",
     )
     negative_block: int = Field(
-        64, ge=1, description="gbce, bce: each block of this many consecutive positions (about "
-        "one history) draws its own `negatives`; more blocks reach more of the catalogue per "
-        "step at the same cost (1: per position, as in gSASRec; a huge value: one draw per "
-        "batch).",
+        8, ge=1, description="gbce, bce: each block of this many consecutive positions draws "
+        "its own `negatives`; smaller blocks reach more of the catalogue per step at the same "
+        "multiply-adds, for blocks x negatives x dim floats of gathered item vectors (1: per "
+        "position, as in gSASRec; a huge value: one draw per batch).",
     )
     sampler: Literal["uniform", "popularity"] = Field(
         "uniform", description="Where sampled_softmax draws its `negatives` from: `uniform` over "

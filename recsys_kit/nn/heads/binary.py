@@ -9,13 +9,13 @@ power ``β = α·(t·(1 - 1/α) + 1/α) = 1 - t·(1 - α)``, i.e. weights the po
 shows the learned probabilities match the full catalogue's; it recommends ``t = 0.75``. The
 loss is averaged over the ``k + 1`` scores of a position, as in the paper.
 
-Negatives are drawn uniformly, ``k`` for each block of ``block`` consecutive positions (about
-one history; the paper draws them per position) and shared within the block; a negative that
-is the position's target is masked out. Per block rather than per batch: one draw for a whole
-batch reaches only ``k`` items per step, so on a big catalogue most items are never pushed
-down and keep their random initial scores (on 200,000 items, ``k = 256`` shared by the batch
-learned nothing in two epochs); per block, a batch reaches ``k`` items per block, at the same
-number of multiply-adds.
+Negatives are drawn uniformly, ``k`` for each block of ``block`` consecutive positions (the
+paper draws them per position) and shared within the block; a negative that is the position's
+target is masked out. Per block rather than per batch: one draw for a whole batch reaches
+only ``k`` items per step, so on a big catalogue most items are never pushed down at all (on
+200,000 items, ``k = 256`` shared by the batch learned nothing in two epochs); per block, a
+batch reaches ``k`` items per block at the same number of multiply-adds, for
+``blocks × k × dim`` floats of gathered item vectors.
 """
 
 from __future__ import annotations
