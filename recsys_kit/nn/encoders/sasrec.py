@@ -102,7 +102,8 @@ class TransformerEncoder(UserEncoder):
         for rows in spans.argsort().tensor_split(groups):
             longest = int(spans[rows].max()) if len(rows) else 0
             if longest:
-                out[rows, -longest:] = self._encode(items[rows, -longest:], valid[rows, -longest:])
+                encoded = self._encode(items[rows, -longest:], valid[rows, -longest:])
+                out[rows, -longest:] = encoded.to(out.dtype)  # bf16 autocast: norms give fp32
         return out
 
     def _encode(self, items: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
