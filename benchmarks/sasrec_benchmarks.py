@@ -30,8 +30,11 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def recipe_figures(recipe: str, overrides: list[str], out_dir: Path) -> dict[str, object]:
-    """Run a recipe in this process: test metrics of the run and its baselines, timings."""
+def recipe_figures(
+    recipe: str, overrides: list[str], out_dir: Path, extra_plugins: tuple[object, ...] = ()
+) -> dict[str, object]:
+    """Run a recipe in this process: test metrics of the run and its baselines, timings;
+    ``extra_plugins`` (hook implementations) watch the run."""
     from rich.console import Console
 
     from recsys_kit import hookspecs
@@ -47,7 +50,7 @@ def recipe_figures(recipe: str, overrides: list[str], out_dir: Path) -> dict[str
         def after_stage(self, run, family, name, seconds):
             stage_seconds[family] = stage_seconds.get(family, 0.0) + seconds
 
-    plugins = make_plugins(extra=[Timer()])
+    plugins = make_plugins(extra=[Timer(), *extra_plugins])
     loaded = load_recipe(ROOT / recipe, plugins.registry, [*overrides, f"output.dir={out_dir}"])
     started = time.perf_counter()
     outcomes = Runner(plugins, Console(stderr=True)).run(loaded)

@@ -15,7 +15,7 @@ from recsys_kit.nn.encoders.popularity import Popularity
 from recsys_kit.nn.encoders.sasrec import build_sasrec
 from recsys_kit.nn.fusion.last_position import LastPosition
 from recsys_kit.nn.heads.dot import Dot
-from recsys_kit.nn.heads.losses import dot_cross_entropy
+from recsys_kit.nn.heads.full_softmax import dot_cross_entropy
 from recsys_kit.nn.model import ModelShape, SequenceRecommender
 from recsys_kit.nn.ranking.rank import rank
 
@@ -58,7 +58,7 @@ def test_chunked_cross_entropy_matches_torch() -> None:
     s = torch.randn(50, 8, requires_grad=True)
     w = torch.randn(20, 8, requires_grad=True)
     t = torch.randint(0, 20, (50,))
-    ours = dot_cross_entropy(s, w, t, chunk=7)
+    ours = dot_cross_entropy(s, w, t, max_rows=7)
     ours.backward()
     grads = s.grad.clone(), w.grad.clone()
     s.grad = w.grad = None
@@ -97,6 +97,23 @@ def test_padding_positions_produce_no_logits(monkeypatch) -> None:
     x, y = map(torch.from_numpy, next_item_pairs([np.array([1, 2, 3]), np.array([4, 5])], 8))
     m.loss(x, y)
     assert seen == [3]  # 2 + 1 real targets, not 2 x 8 positions
+
+
+def test_encoding_in_length_groups_changes_nothing(monkeypatch) -> None:
+    from recsys_kit.nn.encoders import sasrec
+
+    torch.manual_seed(0)
+    cfg = TransformerConfig(layers=2, heads=2, dim=16, max_len=8, dropout=0.0)
+    encoder = sasrec.TransformerEncoder(cfg, causal=True).eval()
+    history = torch.tensor([[0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 4, 5, 6],
+                            [1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 3, 0, 5, 6, 7, 8],
+                            [0, 0, 0, 0, 0, 0, 0, 9]])
+    items = torch.randn(5, 8, 16)
+    monkeypatch.setattr(sasrec, "length_groups", lambda device: 1)
+    whole = encoder(items, history != 0)
+    monkeypatch.setattr(sasrec, "length_groups", lambda device: 3)
+    grouped = encoder(items, history != 0)
+    assert torch.allclose(whole, grouped, atol=1e-5)
 
 
 def test_left_pad_and_next_item_pairs() -> None:

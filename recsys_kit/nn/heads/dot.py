@@ -1,13 +1,32 @@
-"""The dot-product scorer and its losses."""
+"""The dot-product scorer; its losses live in their own modules of this package."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from recsys_kit.builtin.scorers import DotConfig
-from recsys_kit.nn.heads.losses import dot_cross_entropy
+from recsys_kit.nn.heads.binary import BinaryCrossEntropy, GeneralisedBinaryCrossEntropy
+from recsys_kit.nn.heads.full_softmax import dot_cross_entropy
+from recsys_kit.nn.heads.sampled_softmax import SampledSoftmax
+from recsys_kit.nn.heads.sce import ScalableCrossEntropy
 from recsys_kit.nn.model import ModelShape, Scorer
+
+
+def build_criterion(config: DotConfig, shape: ModelShape) -> nn.Module | None:
+    """The large-catalogue loss the config asks for (None: the full softmax)."""
+    if config.loss == "sampled_softmax":
+        return SampledSoftmax(shape.item_counts[1:shape.n_items + 1], config.negatives,
+                              config.sampler, config.in_batch)
+    if config.loss == "gbce":
+        return GeneralisedBinaryCrossEntropy(shape.n_items, config.negatives, config.gbce_t,
+                                             config.negative_block)
+    if config.loss == "sce":
+        return ScalableCrossEntropy(config.buckets, config.bucket_states, config.bucket_items,
+                                    config.mix_states)
+    if config.loss == "bce":
+        return BinaryCrossEntropy(config.negatives, config.negative_block)
+    return None
 
 
 class Dot(Scorer):
@@ -17,6 +36,7 @@ class Dot(Scorer):
         super().__init__()
         self.config = config
         self.n_items = shape.n_items
+        self.criterion = build_criterion(config, shape)
 
     def logits(self, states: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """Scores of every token in float32; padding (0) and mask (last) are -inf.
@@ -30,26 +50,15 @@ class Dot(Scorer):
         out[:, self.n_items + 1:] = float("-inf")
         return out
 
-    def _negatives(self, n: int, device: torch.device) -> torch.Tensor:
-        return torch.randint(1, self.n_items + 1, (n,), device=device)
-
     def loss(
         self, states: torch.Tensor, targets: torch.Tensor, table: torch.Tensor
     ) -> torch.Tensor:
         """Mean loss over the given positions."""
-        if self.config.loss == "cross_entropy":
-            # Only real items get a column: padding and mask tokens are never candidates.
-            return dot_cross_entropy(states, table[1 : self.n_items + 1], targets - 1)
-        negatives = self._negatives(self.config.negatives, states.device)
-        pos = (states * table[targets]).sum(-1, keepdim=True)
-        neg = states @ table[negatives].T
-        # A sampled negative that is the target itself must not count against it.
-        neg = neg.masked_fill(negatives[None, :] == targets[:, None], float("-inf"))
-        if self.config.loss == "sampled_softmax":
-            logits = torch.cat([pos, neg], dim=1).float()
-            return F.cross_entropy(logits, torch.zeros_like(targets))
-        neg_loss = F.softplus(neg.float()).masked_fill(neg.isinf(), 0).mean(-1)
-        return (F.softplus(-pos.float()).squeeze(-1) + neg_loss).mean()
+        # Only real items are candidates: padding (row 0) and mask (last row) never score.
+        items, rows = table[1 : self.n_items + 1], targets - 1
+        if self.criterion is None:
+            return dot_cross_entropy(states, items, rows, kernel=self.config.kernel)
+        return self.criterion(states, rows, items)
 
 
 def build_dot(config: DotConfig, shape: ModelShape) -> Dot:

@@ -1,0 +1,50 @@
+"""The fused linear-cross-entropy kernel: cut-cross-entropy (Wijmans et al., 2024), the
+``gpu`` extra. It computes ``cross_entropy(states @ items.T, targets)`` and its gradients
+tile by tile in on-chip memory, so the (positions x items) logits never reach device memory;
+gradient entries below bf16 precision are skipped. It runs on CUDA with bf16 or fp16 inputs;
+everything else uses the torch implementation in ``recsys_kit.nn.heads.full_softmax``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import torch
+
+#: Input dtypes the kernel's backward pass accepts.
+KERNEL_DTYPES = (torch.bfloat16, torch.float16)
+
+
+@cache
+def kernel_function() -> Callable[..., torch.Tensor] | None:
+    """cut-cross-entropy's ``linear_cross_entropy``, or None when it (or Triton) is missing."""
+    try:
+        from cut_cross_entropy import linear_cross_entropy
+    except ImportError:
+        return None
+    return linear_cross_entropy
+
+
+def fused_kernel_usable(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether the fused kernel may compute the loss on ``device`` in ``dtype``.
+
+    Not while PyTorch is held to deterministic algorithms (``train.deterministic``, the
+    default): the kernel accumulates gradients across tiles in whatever order they finish, so
+    two runs with the same seed would differ in the last bits and then drift apart.
+    """
+    return (device.type == "cuda" and dtype in KERNEL_DTYPES
+            and not torch.are_deterministic_algorithms_enabled()
+            and kernel_function() is not None)
+
+
+def fused_dot_cross_entropy(
+    states: torch.Tensor, items: torch.Tensor, targets: torch.Tensor, dtype: torch.dtype
+) -> torch.Tensor:
+    """Mean cross-entropy of ``states @ items.T`` (in ``dtype``) against ``targets``."""
+    kernel = kernel_function()
+    if kernel is None:
+        raise RuntimeError("cut-cross-entropy is not installed; check fused_kernel_usable first")
+    with torch.autocast(states.device.type, enabled=False):
+        return kernel(states.to(dtype).contiguous(), items.to(dtype).contiguous(), targets,
+                      reduction="mean")
