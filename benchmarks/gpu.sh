@@ -16,9 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # setuptools: `pip install --no-build-isolation .` builds with the installed one; hypothesis
-# (and sortedcontainers): tests/conftest.py imports it.
+# (and sortedcontainers): tests/conftest.py imports it; opacus (with opt-einsum and scipy): the
+# DP test on CUDA.
 WHEELS=(pydantic pydantic-core annotated-types typing-inspection duckdb textual cut-cross-entropy
-        setuptools hypothesis sortedcontainers)
+        setuptools hypothesis sortedcontainers opacus opt-einsum scipy)
 
 if [[ "${1:-run}" == "prepare" ]]; then
     python=.venv/bin/python
@@ -61,7 +62,8 @@ echo "installed in $(( $(date +%s) - started )) s"
 export RECSYS_KIT_DATA=$PWD/.gl/data RECSYS_KIT_SHARED_DATA=$PWD/.gl/data HF_HUB_OFFLINE=1
 # The GPU-marked tests live in these files; the TUI tests (textual's own dependencies) stay off.
 timeout 150 python3 -m pytest -m gpu -q -p no:cacheprovider -o addopts="" -rA \
-    tests/test_losses.py tests/test_end_to_end.py tests/test_fusion.py || echo "GPU tests failed (exit $?)"
+    tests/test_losses.py tests/test_end_to_end.py tests/test_fusion.py tests/serving/test_recommend.py \
+    tests/test_distributed.py tests/test_privacy_dp.py || echo "GPU tests failed (exit $?)"
 echo "tests done at $(( $(date +%s) - started )) s"
 
 timeout 270 python3 benchmarks/gpu_benchmarks.py || echo "benchmarks stopped (exit $?)"

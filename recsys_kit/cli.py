@@ -115,7 +115,7 @@ def run(
     ranks = ranks_from_env()
     with handling_stops():
         # Ranks other than 0 stay quiet but for errors: rank 0 speaks for the run.
-        runner = Runner(plugins, err if ranks.is_main else Console(stderr=True, quiet=True))
+        runner = Runner(plugins, err if ranks.is_main else CliConsole(stderr=True, quiet=True))
         try:
             if resume is not None:
                 outcomes = runner.resume(resume, results)

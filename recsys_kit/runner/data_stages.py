@@ -16,8 +16,8 @@ import duckdb
 from rich.console import Console
 
 from recsys_kit.data import SequenceData
-from recsys_kit.privacy.dataset import DataPrivacy
 from recsys_kit.errors import DataError
+from recsys_kit.privacy.dataset import DataPrivacy
 from recsys_kit.recipe.loader import LoadedRecipe, ResolvedStage
 from recsys_kit.runner.context import DataContext
 from recsys_kit.serving.feedback_ingest import FeedbackSnapshot, append_feedback, feedback_snapshot

@@ -27,8 +27,8 @@ from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.checkpoints import Progress as TrainProgress
 from recsys_kit.recipe.models import TrainSection
-from recsys_kit.runner.eta import clock, epoch_remaining, run_time
 from recsys_kit.runner.distributed import Ranks
+from recsys_kit.runner.eta import clock, epoch_remaining, run_time
 
 if TYPE_CHECKING:
     from recsys_kit.privacy.dp.training import PrivateTraining
