@@ -109,6 +109,7 @@ def test_encoding_in_length_groups_changes_nothing(monkeypatch) -> None:
                             [1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 3, 0, 5, 6, 7, 8],
                             [0, 0, 0, 0, 0, 0, 0, 9]])
     items = torch.randn(5, 8, 16)
+    monkeypatch.setattr(sasrec, "MIN_GROUPED_ROWS", 1)
     monkeypatch.setattr(sasrec, "length_groups", lambda device: 1)
     whole = encoder(items, history != 0)
     monkeypatch.setattr(sasrec, "length_groups", lambda device: 3)

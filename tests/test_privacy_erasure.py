@@ -57,12 +57,13 @@ def query(results: Path, sql: str) -> list[tuple]:
 
 
 def add_feedback_and_bundle(results: Path, run_id: str, users: list[str]) -> None:
-    """What other parts write about users: a feedback table, a serving bundle's histories."""
+    """What other parts write about users: feedback events, extra files in the run's folder
+    (the run's own serving bundle, ``serving.npz``, is there already)."""
     with duckdb.connect(str(results)) as con:
-        con.execute("CREATE TABLE feedback (run_id VARCHAR, user_id VARCHAR, item_id VARCHAR, "
-                    "ts TIMESTAMP, kind VARCHAR, value DOUBLE)")
-        con.executemany("INSERT INTO feedback VALUES (?, ?, 'i1', now(), 'click', 1)",
-                        [[run_id, u] for u in users])
+        con.executemany("INSERT INTO feedback BY NAME SELECT ? AS event_id, ? AS run_id, "
+                        "? AS user_id, 'i1' AS item_id, 'click' AS kind, 1.0 AS value, "
+                        "now()::TIMESTAMP AS ts, now()::TIMESTAMP AS received_at, "
+                        "'python' AS source", [[f"e{i}", run_id, u] for i, u in enumerate(users)])
     bundle = results.parent / "artifacts" / run_id / "bundle"
     bundle.mkdir(parents=True)
     (bundle / "histories.json").write_text(json.dumps({u: ["i1", "i2"] for u in users}))

@@ -1,9 +1,9 @@
 """Why an item was recommended: the history items behind it, with weights.
 
-Today the runs that can say so are target-attention runs: their weights over the history are
-the "why" (``method`` ``attention``, as in the ``explanations`` table). This module is the
-one seam for explanations in serving: a method that works for every model (occlusion, from
-``recsys_kit.runner.explain``) is added to :func:`explanation_method` and :func:`explain`.
+Target-attention runs give their attention weights over the history (``method``
+``attention``, as in the ``explanations`` table); every other trained model is explained by
+occlusion (``occlusion``: the score drop when one history item is removed, see
+:mod:`recsys_kit.runner.occlusion`). Direct recommenders (popularity, ...) give none.
 """
 
 from __future__ import annotations
@@ -12,36 +12,43 @@ import numpy as np
 import torch
 
 from recsys_kit.nn.fusion.pairwise import PairwiseRecommender
+from recsys_kit.nn.model import DirectRecommender
 from recsys_kit.ranking import NO_ITEM
+from recsys_kit.runner import occlusion
 
 ATTENTION = "attention"
+OCCLUSION = "occlusion"
 #: History items given per recommendation when the recipe's ``explain_top`` is 0.
 DEFAULT_TOP = 5
 
 
 def explanation_method(model: torch.nn.Module) -> str | None:
     """The method that explains ``model``'s recommendations, or None when it has none."""
-    return ATTENTION if isinstance(model, PairwiseRecommender) else None
+    if isinstance(model, PairwiseRecommender):
+        return ATTENTION
+    return None if isinstance(model, DirectRecommender) else OCCLUSION
 
 
 def no_explanation_note(model_name: str) -> str:
     """What to tell a caller who asked for an explanation the model (described by
     ``model_name``) cannot give."""
-    return (f"this run's model ({model_name}) gives no per-recommendation explanation; "
-            "target-attention runs (model.fusion: target_attention) do")
+    return (f"this run's model ({model_name}) gives no per-recommendation explanation: it "
+            "learns no function of the history; trained sequence models do")
 
 
 @torch.no_grad()
 def explain(
     model: torch.nn.Module, history: torch.Tensor, top: np.ndarray, table: torch.Tensor,
-    ratings: torch.Tensor | None = None,
+    ratings: torch.Tensor | None = None, *, n_items: int, precision: str = "fp32",
 ) -> list[list[list[tuple[int, float]]]]:
     """Per user and recommendation, the history tokens with the largest weights.
 
     ``history`` (B, L) is the left-padded history the items were ranked for, ``top`` (B, K)
-    their tokens (``NO_ITEM`` where empty). Returns ``[user][rank] -> [(token, weight), ...]``.
+    their tokens (``NO_ITEM`` where empty; tokens past ``n_items + 2`` are new items, which
+    occlusion leaves unexplained). Returns ``[user][rank] -> [(token, weight), ...]``.
     """
-    assert isinstance(model, PairwiseRecommender), "ask explanation_method first"
+    if not isinstance(model, PairwiseRecommender):
+        return _by_occlusion(model, history, top, ratings, n_items=n_items, precision=precision)
     keep = min(model.fusion.config.explain_top or DEFAULT_TOP, history.shape[1])
     candidates = torch.from_numpy(np.ascontiguousarray(top)).to(history.device)
     _, weights = model.attend(history, candidates, ratings, table=table)
@@ -53,4 +60,24 @@ def explain(
         out.append([[(int(t), float(w)) for t, w in zip(tokens[b, r], values[b, r], strict=True)
                      if t != 0 and w > 0] if top[b, r] != NO_ITEM else []
                     for r in range(top.shape[1])])
+    return out
+
+
+def _by_occlusion(model: torch.nn.Module, history: torch.Tensor, top: np.ndarray,
+                  ratings: torch.Tensor | None, *, n_items: int, precision: str
+                  ) -> list[list[list[tuple[int, float]]]]:
+    known = np.where(top < n_items + 2, top, NO_ITEM)
+    rows = history.cpu().numpy()
+    rated = None if ratings is None else ratings.float().cpu().numpy()
+    out = []
+    for b in range(top.shape[0]):
+        kept = rows[b] != 0
+        reasons = occlusion.explain(
+            model, rows[b][kept], known[b], max_len=history.shape[1], keep=DEFAULT_TOP,
+            device=history.device, precision=precision,
+            ratings=None if rated is None else rated[b][kept])
+        per_rank: list[list[tuple[int, float]]] = [[] for _ in range(top.shape[1])]
+        for reason in reasons:
+            per_rank[reason.rank - 1].append((reason.item, reason.weight))
+        out.append(per_rank)
     return out

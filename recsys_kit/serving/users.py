@@ -11,6 +11,9 @@ def canonical_user_id(raw_id: str, recipe: Mapping[str, Any]) -> str:
 
     Every caller-given user id goes through here: ``--user``, ``user_id`` in ``POST
     /recommend`` and in feedback events. Runs that pseudonymise user ids (``recsys_kit.privacy``)
-    apply their keyed ``pseudonym_for(raw_id, key)`` here; plain runs store ids as given.
+    store the keyed pseudonym (the key loaded as the run loaded it); plain runs store ids as
+    given.
     """
-    return raw_id
+    from recsys_kit.privacy.keys import stored_user_id
+
+    return stored_user_id(raw_id, recipe)

@@ -8,7 +8,7 @@ one long folder (``<dir>/artifacts/<run id>/``): it is named once, above a table
 from __future__ import annotations
 
 import os
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from rich.text import Text
 
@@ -28,6 +28,15 @@ def error_first(error: str) -> Text:
     exception = "\n".join(lines[frames_end:]).strip() or lines[-1]
     traceback = "\n".join(lines[:frames_end])
     return Text.assemble((exception, "bold red"), "\n\n", (traceback, "dim"))
+
+
+def beside_results(path: str, results: Path) -> str:
+    """``path`` relative to the results file's folder when it lies under it (runs write their
+    artifacts there), else as stored."""
+    folder = Path(results).absolute().parent
+    if PurePath(path).is_absolute() and PurePath(path).is_relative_to(folder):
+        return str(PurePath(path).relative_to(folder))
+    return path
 
 
 def artifact_folder(paths: list[str]) -> tuple[str, list[str]]:

@@ -25,7 +25,7 @@ from recsys_kit.tui.formatting import (
 from recsys_kit.tui.line_plot import LinePlot
 from recsys_kit.tui.messages import UserRequested
 from recsys_kit.tui.queries import ReadError, RunDetail
-from recsys_kit.tui.run_details import artifact_folder, error_first
+from recsys_kit.tui.run_details import artifact_folder, beside_results, error_first
 
 if TYPE_CHECKING:
     from recsys_kit.tui.app import RecsysApp
@@ -170,7 +170,8 @@ class RunScreen(Screen[None]):
         plugins.add_rows([tuple(Text(v or "—") for v in row) for row in d.plugins])
         self.query_one("#versions", Static).update(Text(
             "versions: " + "  ".join(f"{k} {v}" for k, v in d.versions.items()), style="dim"))
-        folder, files = artifact_folder([p for _, _, p, _ in d.artifacts])
+        folder, files = artifact_folder([beside_results(p, self.tui.reader.path)
+                                         for _, _, p, _ in d.artifacts])
         self.query_one("#artifacts-folder", Static).update(
             Text(f"in {folder}/", style="dim") if folder else "")
         artifacts = self.query_one("#artifacts-table", DataTable)

@@ -39,7 +39,7 @@ def test_health_and_openapi_describe_the_served_run(client: TestClient,
                                                     sasrec_run: Trained) -> None:
     health = client.get("/health").json()
     assert health == {"status": "ok", "run_id": sasrec_run.run_id, "name": "tiny", "users": 120,
-                      "items": 60, "explain_method": None, "accepts_new_items": False,
+                      "items": 60, "explain_method": "occlusion", "accepts_new_items": False,
                       "feedback": True}
     spec = client.get("/openapi.json").json()
     assert {"/recommend", "/feedback", "/health"} <= set(spec["paths"])

@@ -120,10 +120,21 @@ def test_explanations_are_the_attention_weights_the_run_stored(attention_run: Tr
         np.testing.assert_allclose([g[2] for g in got], [r[2] for r in rows], rtol=1e-4)
 
 
-def test_runs_without_attention_say_they_cannot_explain(sasrec_run: Trained) -> None:
-    recs = load(sasrec_run).recommend(user="1", k=3, explain=True)
-    assert recs.explain_method is None and "no per-recommendation explanation" in recs.note
-    assert all(r.explanation is None for r in recs.items)
+def test_runs_without_attention_explain_by_occlusion_as_the_run_stored(
+        sasrec_run: Trained) -> None:
+    run = load(sasrec_run)
+    assert run.explain_method == "occlusion"
+    for user in ("1", "7", "42"):  # the run explains its first 100 users (output.explain_users)
+        recs = run.recommend(history=run.history_of(user)[:-1], k=5, explain=True)
+        assert recs.explain_method == "occlusion" and recs.note is None
+        _, rows = sasrec_run.store.query(
+            "SELECT rank, history_item_id, weight FROM explanations WHERE run_id = ? AND "
+            "user_id = ? AND rank <= 5 AND method = 'occlusion' ORDER BY rank, weight DESC",
+            [sasrec_run.run_id, user])
+        got = [(r.rank, why.history_item_id, why.weight) for r in recs.items
+               for why in r.explanation]
+        assert rows and [g[:2] for g in got] == [r[:2] for r in rows]
+        np.testing.assert_allclose([g[2] for g in got], [r[2] for r in rows], rtol=1e-3)
 
 
 def _copy_of(run: LoadedRun, item_id: str, new_id: str) -> dict[str, str]:

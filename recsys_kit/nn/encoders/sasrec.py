@@ -12,6 +12,9 @@ from recsys_kit.builtin.encoders import Bert4RecConfig, TransformerConfig
 from recsys_kit.nn.model import ModelShape, UserEncoder
 from recsys_kit.nn.precision import attention_dtype, length_groups
 
+#: Fewest histories in a batch for it to be encoded in length groups.
+MIN_GROUPED_ROWS = 32
+
 
 class SelfAttentionBlock(nn.Module):
     """Pre-norm self-attention and feed-forward, on ``scaled_dot_product_attention``."""
@@ -92,7 +95,9 @@ class TransformerEncoder(UserEncoder):
         also on main), so BERT4Rec keeps its exact random path.
         """
         groups = length_groups(items.device) if self.causal else 1
-        if groups == 1:
+        # A few rows gain nothing from grouping; per-user gradients (DP-SGD's vmap) see one
+        # row at a time and cannot follow the data-dependent split.
+        if groups == 1 or items.shape[0] < MIN_GROUPED_ROWS:
             return self._encode(items, valid)
         length = valid.shape[1]
         spans = torch.where(valid.any(1), length - valid.int().argmax(1), 0)  # from 1st item on
