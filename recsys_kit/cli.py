@@ -149,7 +149,9 @@ def _stop_exit_code(error: BaseException | None) -> int:
 
 def _print_outcomes(outcomes: list[RunOutcome], out_dir: str) -> None:
     done = [o for o in outcomes if o.metrics]
-    if done:
+    if len(done) > 3:  # rounds of a rolling evaluation: one row per run
+        out.print(_metrics_by_run(done))
+    elif done:
         table = Table(title="test metrics", title_justify="left")
         table.add_column("metric")
         for o in done:
@@ -165,6 +167,18 @@ def _print_outcomes(outcomes: list[RunOutcome], out_dir: str) -> None:
     results = escape(str(Path(out_dir) / "results.duckdb"))
     out.print(f"results: {results}  —  try "
               f"`recsys-kit sql \"SELECT * FROM metrics WHERE split = 'test'\"`", highlight=False)
+
+
+def _metrics_by_run(done: list[RunOutcome]) -> Table:
+    """Test metrics with a row per run (many runs would not fit as columns)."""
+    table = Table(title="test metrics", title_justify="left")
+    table.add_column("run")
+    keys = list(done[0].metrics)
+    for key in keys:
+        table.add_column(escape(key), justify="right")
+    for o in done:
+        table.add_row(escape(o.name), *(f"{o.metrics.get(k, float('nan')):.4f}" for k in keys))
+    return table
 
 
 @app.command()

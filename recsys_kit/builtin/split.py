@@ -95,36 +95,112 @@ class Temporal:
     def run(self, ctx: DataContext) -> None:
         """Create ``split_interactions``; users with no training interaction are dropped."""
         valid, test = self._cuts(ctx)
-        ctx.con.execute(f"""
-            CREATE OR REPLACE TABLE {SPLIT_INTERACTIONS} AS
-            WITH labelled AS (
-                SELECT *, CAST(CASE WHEN ts >= {test} THEN {TEST} WHEN ts >= {valid} THEN {VALID}
-                                    ELSE {TRAIN} END AS TINYINT) AS split
-                FROM {INTERACTIONS}
-            )
-            SELECT * FROM labelled
-            WHERE user_id IN (SELECT user_id FROM labelled WHERE split = {TRAIN})
-        """)
-        counts = dict(ctx.con.execute(
-            f"SELECT split, count(*) FROM {SPLIT_INTERACTIONS} GROUP BY split"
-        ).fetchall())
-        if not counts.get(TEST):
-            raise DataError(
-                f"The temporal split at test_ts={test} leaves no test interactions. "
-                "Set an earlier data.split.params.test_ts or a larger test_fraction."
-            )
-        if not counts.get(VALID):
-            raise DataError(
-                f"The temporal split leaves no validation interactions between valid_ts={valid} "
-                f"and test_ts={test}, so early stopping would have nothing to watch. Set "
-                "data.split.params.valid_ts earlier than test_ts (or a larger valid_fraction)."
-            )
-        dropped = ctx.con.execute(
-            f"SELECT count(DISTINCT user_id) FROM {INTERACTIONS} WHERE user_id NOT IN "
-            f"(SELECT user_id FROM {SPLIT_INTERACTIONS})"
-        ).fetchone()[0]
+        _split_by_time(ctx, valid, test, None)
         ctx.report("split", f"temporal: validation from ts {valid:g}, test from ts {test:g}")
-        _report(ctx, "temporal", dropped, "no interaction before the validation cut")
+        _report(ctx, "temporal", _dropped_users(ctx), "no interaction before the validation cut")
+
+
+def _split_by_time(ctx: DataContext, valid: float, test: float, end: float | None) -> None:
+    """``split_interactions``: before ``valid`` train, then validation, from ``test`` test;
+    from ``end`` (if given) nothing. Users with no training interaction are dropped; an empty
+    test or validation part is an error naming the cut."""
+    before_end = "TRUE" if end is None else f"ts < {end!r}"
+    ctx.con.execute(f"""
+        CREATE OR REPLACE TABLE {SPLIT_INTERACTIONS} AS
+        WITH labelled AS (
+            SELECT *, CAST(CASE WHEN ts >= {test!r} THEN {TEST} WHEN ts >= {valid!r} THEN {VALID}
+                                ELSE {TRAIN} END AS TINYINT) AS split
+            FROM {INTERACTIONS} WHERE {before_end}
+        )
+        SELECT * FROM labelled
+        WHERE user_id IN (SELECT user_id FROM labelled WHERE split = {TRAIN})
+    """)
+    counts = dict(ctx.con.execute(
+        f"SELECT split, count(*) FROM {SPLIT_INTERACTIONS} GROUP BY split"
+    ).fetchall())
+    if not counts.get(TEST):
+        raise DataError(
+            f"The time split at ts {test:g} leaves no test interactions (of users with "
+            "training history). Set an earlier data.split.params.test_ts or a larger "
+            "test_fraction (rolling: a larger window_fraction or fewer rounds)."
+        )
+    if not counts.get(VALID):
+        raise DataError(
+            f"The time split leaves no validation interactions between ts {valid:g} and "
+            f"{test:g}, so early stopping would have nothing to watch. Set "
+            "data.split.params.valid_ts earlier than test_ts (or a larger valid_fraction)."
+        )
+
+
+def _dropped_users(ctx: DataContext) -> int:
+    return ctx.con.execute(
+        f"SELECT count(DISTINCT user_id) FROM {INTERACTIONS} WHERE user_id NOT IN "
+        f"(SELECT user_id FROM {SPLIT_INTERACTIONS})"
+    ).fetchone()[0]
+
+
+class RollingConfig(StageConfig):
+    """Rolling (time-window) evaluation: rounds of train up to t, test on the next window.
+
+    The last ``rounds`` windows of ``window_fraction`` of the interactions each (by time) are
+    the test windows. Round ``r`` trains on everything before its window (the latest
+    ``valid_fraction`` of that validates), tests on the window, and ignores what comes after
+    it; the next round adds the window to the training data. ``recsys-kit run`` runs every
+    round as its own run, each warm-started from the round before, and groups them as a
+    sweep of method ``rolling`` (``runs.trial`` is the round).
+    """
+
+    rounds: int = Field(4, ge=1, le=100, description="Number of rounds (test windows).")
+    window_fraction: float = Field(
+        0.05, gt=0, lt=1, description="Share of all interactions (by time) in each round's "
+        "test window.")
+    valid_fraction: float = Field(
+        0.05, gt=0, lt=1, description="Share of all interactions (by time) just before a "
+        "round's test window that validates it (early stopping).")
+    warm_start: bool = Field(
+        True, description="Start each round after the first from the previous round's best "
+        "weights (train.init_from); false trains every round from scratch.")
+    warm_epochs: int | None = Field(
+        None, ge=1, description="Most epochs of a warm-started round (default train.epochs).")
+    round: int = Field(
+        1, ge=1, description="The round this run is (1 to rounds); `recsys-kit run` sets it "
+        "for each round's run. Set it yourself to run one round alone.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> RollingConfig:
+        if self.rounds * self.window_fraction + self.valid_fraction >= 1:
+            raise ValueError("rounds × window_fraction + valid_fraction must be below 1, so "
+                             "that the first round has training data")
+        if self.round > self.rounds:
+            raise ValueError(f"round {self.round} is past the last round ({self.rounds})")
+        return self
+
+
+class Rolling:
+    """One round of a rolling evaluation (see :class:`RollingConfig`)."""
+
+    def __init__(self, config: RollingConfig) -> None:
+        self.config = config
+
+    def cuts(self, ctx: DataContext) -> tuple[float, float, float | None]:
+        """This round's validation start, test start and test end (None: the data's end)."""
+        c = self.config
+        after = c.rounds - c.round  # windows after this round's
+        q_test, q_end = 1 - (after + 1) * c.window_fraction, 1 - after * c.window_fraction
+        valid, test, end = ctx.con.execute(
+            f"SELECT quantile_disc(ts, ?), quantile_disc(ts, ?), quantile_disc(ts, ?) "
+            f"FROM {INTERACTIONS}", [q_test - c.valid_fraction, q_test, q_end]).fetchone()
+        return float(valid), float(test), None if after == 0 else float(end)
+
+    def run(self, ctx: DataContext) -> None:
+        """Create ``split_interactions`` for this round."""
+        valid, test, end = self.cuts(ctx)
+        _split_by_time(ctx, valid, test, end)
+        until = "the end" if end is None else f"ts {end:g}"
+        ctx.report("split", f"rolling round {self.config.round} of {self.config.rounds}: "
+                            f"validation from ts {valid:g}, test from ts {test:g} to {until}")
+        _report(ctx, "rolling", _dropped_users(ctx),
+                "no interaction before the validation cut, or only later ones")
 
 
 class ColdItemsConfig(StageConfig):
@@ -220,6 +296,8 @@ def register_stages() -> list[StageSpec]:
                   "Last item test, second to last validation, the rest train."),
         StageSpec(Family.SPLIT, "temporal", TemporalConfig, Temporal,
                   "Global time cut into train, validation and test."),
+        StageSpec(Family.SPLIT, "rolling", RollingConfig, Rolling,
+                  "Rounds of train up to t, test on the next time window, warm-started."),
         StageSpec(Family.SPLIT, "cold_items", ColdItemsConfig, ColdItems,
                   "Held-out items never trained on; each user's first one is the test item."),
     ]

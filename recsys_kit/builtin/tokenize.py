@@ -120,6 +120,10 @@ def _side_columns(ctx: DataContext) -> dict[str, np.ndarray]:
     tables = {r[0] for r in ctx.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if ITEMS not in tables:
         return {}
+    columns = [c for (c,) in ctx.con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [ITEMS]).fetchall()]
+    if columns == ["item_id"]:  # an item file whose other columns privacy dropped
+        return {}
     side = ctx.con.execute(f"""
         SELECT i.* EXCLUDE (item_id) FROM vocab v LEFT JOIN (
             SELECT DISTINCT ON (item_id) * FROM {ITEMS}

@@ -150,6 +150,14 @@ class TrainSection(Strict):
         "identical results. `false` allows PyTorch's faster nondeterministic kernels (CUDA "
         "atomics), whose results vary slightly from run to run.",
     )
+    init_from: str | None = Field(
+        None, min_length=1,
+        description="Warm start: begin from the best weights of a completed run, given by its "
+        "id (or `latest`) in output.dir's results file, or by its artifacts folder. Items "
+        "both runs know keep their trained vectors; new items start from the mean item "
+        "vector (or their text, with a text encoder). The model settings must match that "
+        "run's. Baselines start fresh.",
+    )
     compile: bool | Literal["auto"] = Field(
         False,
         description="Compile the user encoder (the transformer) with torch.compile: `true`, "

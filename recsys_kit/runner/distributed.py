@@ -163,7 +163,7 @@ def rank_shared(ranks: Ranks, rank_users: Callable[[np.ndarray], Ranking],
 STORE_WRITES = frozenset({
     "migrate", "start_run", "restart_run", "finish_run", "set_data_key", "add_artifact",
     "write_dataset", "log_metrics", "write_recommendations", "write_explanations",
-    "heartbeat",
+    "heartbeat", "start_sweep", "tag_trial", "finish_sweep",
 })
 
 

@@ -30,6 +30,7 @@ from recsys_kit.runner.context import RunContext
 from recsys_kit.runner.distributed import rank_shared
 from recsys_kit.runner.explain import explanation_method, write_explanations
 from recsys_kit.runner.memory import check_fits, estimate
+from recsys_kit.runner.warm_start import source_run, warm_start
 from recsys_kit.store import ResultStore
 
 #: Per-epoch figures logged under split 'train'; the rest of an epoch's metrics are validation.
@@ -208,6 +209,8 @@ def fit_and_evaluate(
 
     if recipe.train.privacy is not None:
         check_model(model)
+    if recipe.train.init_from is not None:
+        _warm_start(ctx, model, data)
     if isinstance(model, SequenceRecommender):
         rows = training_rows(histories(TRAIN), max_len, masked=model.masked,
                              ratings=history_ratings(TRAIN) if uses_ratings else None)
@@ -261,6 +264,17 @@ def fit_and_evaluate(
     write_explanations(ctx, store, model, data, histories(VALID), top,
                        history_ratings(VALID) if uses_ratings else None, max_len)
     done()
+
+
+def _warm_start(ctx: RunContext, model: Model, data: SequenceData) -> None:
+    """Begin from ``train.init_from``'s weights (a resumed run then loads its own state)."""
+    name = ctx.loaded.stage("model.encoders.user").spec.name
+    if not isinstance(model, SequenceRecommender):
+        raise RecsysKitError(f"train.init_from is set, but the user encoder '{name}' is fitted "
+                             "from the data, not trained: it has no weights to start from. "
+                             "Remove train.init_from.")
+    source = source_run(ctx.loaded.recipe.train.init_from or "", ctx.out_dir)
+    ctx.console.print(warm_start(model, data, source).describe(), highlight=False)
 
 
 def eval_context(model: Model, data: SequenceData, split: str) -> EvalContext:

@@ -43,6 +43,7 @@ from recsys_kit.runner.distributed import (
 )
 from recsys_kit.runner.heartbeat import Heartbeat
 from recsys_kit.runner.modelling import ModelResult, fit_and_evaluate
+from recsys_kit.runner.rolling import RollingRounds, RoundTag, rolling_config
 from recsys_kit.serving.bundle import save_bundle
 from recsys_kit.store import ResultStore
 from recsys_kit.store.liveness import this_host
@@ -112,15 +113,21 @@ class Runner:
         """Run the recipe and then each of its baselines on the same data."""
         privacy = loaded.recipe.privacy
         with owner_only(Path(loaded.recipe.output.dir), enabled=privacy.owner_only):
-            return self._run_with_baselines(loaded)
+            if rolling_config(loaded) is not None:
+                return RollingRounds(self).start(loaded)
+            return self.run_with_baselines(loaded)
 
-    def _run_with_baselines(self, loaded: LoadedRecipe) -> list[RunOutcome]:
-        main = self._run_one(loaded, prepared=None, parent=None)
+    def run_with_baselines(self, loaded: LoadedRecipe, tag: RoundTag | None = None
+                           ) -> list[RunOutcome]:
+        """Run the recipe's model (marked with ``tag`` when it is a round of a rolling
+        evaluation), then each of its baselines on the same data."""
+        main = self._run_one(loaded, prepared=None, parent=None, tag=tag)
         return [main, *self._baselines(loaded, main, done=set())]
 
     def resume(self, run_id: str, results: Path) -> list[RunOutcome]:
         """Continue an ``interrupted`` or ``lost`` run of ``results`` from its last checkpoint
-        (then run the recipe's baselines it has not run yet)."""
+        (then run the recipe's baselines it has not run yet, and, for a round of a rolling
+        evaluation, the rounds after it)."""
         if self.ranks.launched:
             raise RecsysKitError(
                 f"--resume runs in one process: resume run {run_id} without torchrun or "
@@ -152,7 +159,13 @@ class Runner:
             if row["parent_run_id"] is not None:
                 return [main]
             _, children = store.query("SELECT name FROM runs WHERE parent_run_id = ?", [run_id])
-            return [main, *self._baselines(loaded, main, done={name for (name,) in children})]
+            outcomes = [main, *self._baselines(loaded, main,
+                                               done={name for (name,) in children})]
+            config = rolling_config(loaded)
+            if config is None or row["sweep_id"] is None:
+                return outcomes
+            return RollingRounds(self).rounds(loaded, row["sweep_id"], config.round + 1,
+                                              None, outcomes)
 
     def _baselines(self, loaded: LoadedRecipe, main: _Outcome, done: set[str]
                    ) -> list[RunOutcome]:
@@ -178,11 +191,12 @@ class Runner:
             data["model"]["encoders"]["user"] = ref
         data["baselines"] = []
         data["name"] = f"{data['name']}:{ref['plugin']}"
+        data.get("train", {}).pop("init_from", None)  # the main model's weights, not its own
         return validate_mapping(data, self.plugins.registry, source=loaded.source)
 
     def _run_one(
         self, loaded: LoadedRecipe, prepared: PreparedData | None, parent: str | None,
-        resumed: _Resumed | None = None,
+        resumed: _Resumed | None = None, tag: RoundTag | None = None,
     ) -> _Outcome:
         recipe, main = loaded.recipe, self.ranks.is_main
         out_dir = Path(recipe.output.dir)
@@ -202,7 +216,7 @@ class Runner:
                  if self.ranks.launched else "")
         self.console.print(f"[bold]{verb}[/] {run_id} on {device}{ranks}")
         with Heartbeat(store, run_id) if main else contextlib.nullcontext():
-            self._execute(ctx, store, outcome, prepared, resumed, parent)
+            self._execute(ctx, store, outcome, prepared, resumed, parent, tag)
         outcome.seconds = time.perf_counter() - started
         if store.delayed:
             self._warn(f"{store.delayed} writes of run {run_id} wait in {store.journal.folder}; "
@@ -210,7 +224,7 @@ class Runner:
         return outcome
 
     def _start(self, ctx: RunContext, store: ResultStore, resumed: _Resumed | None,
-               parent: str | None) -> None:
+               parent: str | None, tag: RoundTag | None) -> None:
         recipe = ctx.loaded.recipe
         if resumed:
             store.restart_run(ctx.run_id, attempt=ctx.attempt, pid=os.getpid(),
@@ -222,16 +236,18 @@ class Runner:
             seed=recipe.seed, monitor=recipe.train.monitor, plugins=_plugin_rows(ctx.loaded),
             parent_run_id=parent, pid=os.getpid(), host=this_host(),
         )
+        if tag is not None:
+            store.tag_trial(ctx.run_id, tag.sweep_id, tag.round, tag.params)
 
     def _execute(self, ctx: RunContext, store: ResultStore, outcome: _Outcome,
                  prepared: PreparedData | None, resumed: _Resumed | None,
-                 parent: str | None) -> None:
+                 parent: str | None, tag: RoundTag | None) -> None:
         """Row, data, model, results; the row is finished whatever happens (stops are held off
         while it is)."""
         hook, run_id = self.plugins.hook, ctx.run_id
         result = ModelResult()
         try:
-            self._start(ctx, store, resumed, parent)
+            self._start(ctx, store, resumed, parent, tag)
             hook.before_run(run=ctx)
             if prepared is None:
                 t0 = time.perf_counter()

@@ -31,16 +31,18 @@ class RunFiles:
         return self.results.parent if self.results is not None else self.folder.parent.parent
 
 
-def locate_run(run: str | Path, results: str | Path | None = None) -> RunFiles:
+def locate_run(run: str | Path, results: str | Path | None = None,
+               purpose: str = "be served") -> RunFiles:
     """The files of ``run``: an existing artifacts folder (``runs/artifacts/<run_id>``), or a
     run id (or ``latest``) looked up in ``results`` (default ``runs/results.duckdb``).
 
-    A run looked up by id must have completed; a folder is taken as it is.
+    A run looked up by id must have completed (the error says it cannot ``purpose``); a
+    folder is taken as it is.
     """
     folder = Path(run)
     if folder.is_dir():
         return _from_folder(folder, Path(results) if results is not None else None)
-    return _from_results(str(run), Path(results or Path("runs") / RESULTS_FILE))
+    return _from_results(str(run), Path(results or Path("runs") / RESULTS_FILE), purpose)
 
 
 def _from_folder(folder: Path, results: Path | None) -> RunFiles:
@@ -75,7 +77,7 @@ def run_row(store: ResultStore, run_id: str) -> dict[str, Any]:
     return row
 
 
-def _from_results(run_id: str, results: Path) -> RunFiles:
+def _from_results(run_id: str, results: Path, purpose: str) -> RunFiles:
     store = ResultStore(results)
     row = run_row(store, run_id)
     run_id = row["run_id"]
@@ -85,8 +87,8 @@ def _from_results(run_id: str, results: Path) -> RunFiles:
                               f"{run_id}`)", "lost": "its process vanished (resume it with "
                               f"`recsys-kit run --resume {run_id}`)"}.get(row["status"],
                                                                           row["status"])
-        raise RecsysKitError(f"Run {run_id} cannot be served: {why}. Only completed runs "
-                             "recommend.")
+        raise RecsysKitError(f"Run {run_id} cannot {purpose}: {why}. Only a completed run "
+                             "can.")
     folder = _bundle_folder(store, run_id, results)
     return RunFiles(run_id, row["name"], row["recipe"], row["recipe_source"] or "<results>",
                     folder, results)
