@@ -104,6 +104,14 @@ def test_item_side_columns_follow_token_order() -> None:
     assert list(data.item_side["title"]) == ["Ay", "Bee", "Cee"]
 
 
+def test_an_item_table_with_no_side_column_left_gives_no_side_columns() -> None:
+    """Privacy keeps only named item columns: an items file may end up with item_id alone."""
+    ctx = context([("u", "a", 1), ("u", "b", 2), ("u", "c", 3)])
+    ctx.con.execute("CREATE TABLE items AS SELECT * FROM (VALUES ('a'), ('b')) t(item_id)")
+    LeaveOneOut(LeaveOneOutConfig()).run(ctx)
+    assert tokenized(ctx).item_side == {}
+
+
 def test_sequence_data_round_trips_through_npz(tmp_path) -> None:
     ctx = context([("u", "a", 1), ("u", "b", 2), ("u", "c", 3)])
     LeaveOneOut(LeaveOneOutConfig()).run(ctx)
