@@ -81,9 +81,24 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     if deterministic:
         # cuBLAS needs a fixed workspace to be deterministic; set before CUDA starts.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    deterministic_kernels(deterministic)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
+
+
+def deterministic_kernels(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode, warn_only=True)``, without the import of the
+    compiler's settings it makes (about a second of every start-up) while the compiler is not
+    loaded: ``train.compile`` calls the public function again before compiling."""
+    import sys
+
+    import torch
+
+    if "torch._inductor.config" in sys.modules or not hasattr(
+            torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(mode, warn_only=True)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=True)
 
 
 @dataclass

@@ -83,6 +83,9 @@ def compile_encoder(model: SequenceRecommender, settings: TrainSection,
     would make the compiler start over."""
     wanted = settings.compile is True or (settings.compile == "auto" and device.type == "cuda")
     if wanted:  # dynamic: a short last batch or a ranking batch does not recompile
+        # The compiler keeps its own copy of the determinism setting: give it the run's.
+        torch.use_deterministic_algorithms(torch.are_deterministic_algorithms_enabled(),
+                                           warn_only=True)
         model.user.compile(dynamic=True)
     return wanted
 
