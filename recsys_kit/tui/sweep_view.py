@@ -167,14 +167,15 @@ def _positions(values: list[Any]) -> tuple[dict[str, float], list[tuple[float, s
 
 
 def sweep_plot(detail: SweepDetail, param: str | None, choice: Choice) -> SweepPlot:
-    """``choice`` against ``param`` over the completed trials (rounds, for a rolling sweep).
+    """``choice`` against ``param`` over the completed trials; against the trial number, with
+    the points joined, for a rolling sweep (its rounds) or when there is no param.
 
     Numbers go on a linear axis, or a log one when they span two decades or more; other
     values (strings, booleans) are evenly spaced labels in the order trials first used them.
     Failed and unfinished trials, and trials without a value, are left out and counted.
     """
-    rolling = detail.method == ROLLING or param is None
-    values = [t.number if rolling else t.params.get(param) for t in detail.trials]
+    by_trial = detail.method == ROLLING or param is None
+    values = [t.number if by_trial else t.params.get(param) for t in detail.trials]
     at, ticks, scale = _positions(values)
     drawn = [(at[fmt_param(v)], y, t) for v, t in zip(values, detail.trials, strict=True)
              if t.status == "completed" and v is not None
@@ -196,5 +197,5 @@ def sweep_plot(detail: SweepDetail, param: str | None, choice: Choice) -> SweepP
         title = f"{choice.label} against {param}" + (" (log scale)" if scale else "")
     xs = [x for x, _, _ in drawn]
     return SweepPlot(title, xname, xs, [y for _, y, _ in drawn],
-                     [(x, label) for x, label in ticks if x in xs], best, joined=rolling,
+                     [(x, label) for x, label in ticks if x in xs], best, joined=by_trial,
                      note=note)

@@ -11,10 +11,8 @@ import duckdb
 
 from recsys_kit.store.liveness import shown_status
 from recsys_kit.store.results import now
+from recsys_kit.sweeps.trials import DONE
 from recsys_kit.tui.formatting import metric_key
-
-#: Trial statuses that end a trial for good (as ``recsys_kit.sweeps.trials.DONE``).
-DONE = ("completed", "failed")
 
 
 @dataclass(frozen=True)
