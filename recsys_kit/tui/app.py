@@ -14,16 +14,17 @@ from textual.binding import Binding, BindingType
 from recsys_kit.store.results import now
 from recsys_kit.tui.compare_screen import CompareScreen
 from recsys_kit.tui.help_screen import HelpScreen
-from recsys_kit.tui.messages import CompareRequested, RunChosen, UserRequested
+from recsys_kit.tui.messages import CompareRequested, RunChosen, SweepRequested, UserRequested
 from recsys_kit.tui.queries import TIME_LIMIT_S, Reader
 from recsys_kit.tui.run_screen import RunScreen
 from recsys_kit.tui.runs_screen import RunsScreen
 from recsys_kit.tui.sql_screen import SqlScreen
+from recsys_kit.tui.sweep_screen import SweepScreen
 from recsys_kit.tui.user_screen import UserScreen
 
 
 class RecsysApp(App[None]):
-    """Browse a results file: runs, a run, a user's recommendations, compare, SQL.
+    """Browse a results file: runs, a run, a user's recommendations, compare, a sweep, SQL.
 
     ``refresh_s`` is how often open screens look for new results; ``clock`` gives the current
     UTC time (for the running time of live runs; tests pass a fixed one); ``wait_s`` is how
@@ -80,3 +81,7 @@ class RecsysApp(App[None]):
     @on(CompareRequested)
     def _compare(self, message: CompareRequested) -> None:
         self.push_screen(CompareScreen(message.a, message.b))
+
+    @on(SweepRequested)
+    def _sweep(self, message: SweepRequested) -> None:
+        self.push_screen(SweepScreen(message.sweep_id))

@@ -22,17 +22,17 @@ LEFT: list[Section] = [
     ("Runs", [("type, /", "filter; Esc clears"), ("↑ ↓ Enter", "move, open the run"),
               ("Space", "mark (two) to compare"), ("^P", "compare the marked runs"),
               ("^O / ^R", "sort: next column / reverse"), ("^N", "users of the run"),
-              ("F5", "re-read now")]),
+              ("^G", "its sweep (a run marked #N)"), ("F5", "re-read now")]),
 ]
 RIGHT: list[Section] = [
     ("Run", [("1 … 6", "metrics, curves, recipe,"), ("", "plugins, artifacts, error"),
              ("u", "users of this run")]),
     ("User", [("/", "jump to a user id"), ("n / p", "next / previous user"),
               ("↑ ↓", "a recommendation's why")]),
-    ("Compare", [("↑ ↓", "pick a user"), ("Enter / b", "that user in run A / B"),
-                 ("x", "swap A and B")]),
+    ("Compare", [("Enter / b", "the user in run A / B"), ("x", "swap A and B")]),
     ("SQL", [("Enter", "run (read-only)"), ("Esc", "stop a running query"),
              ("↑ ↓", "query history"), ("^L", "clear")]),
+    ("Sweep", [("Enter", "open the trial's run"), ("x / m", "plot: next param / metric")]),
 ]
 
 

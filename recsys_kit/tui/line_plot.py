@@ -13,6 +13,16 @@ from recsys_kit.tui.formatting import non_finite
 from recsys_kit.tui.queries import Curve
 
 
+def plot_text(title: Text, drawn: plot.Plot, colour: str, xname: str = "") -> Text:
+    """A rendered plot under its title: dim axes and labels (then ``xname``), the dots in
+    ``colour``."""
+    out = Text("\n").join([title] + [
+        Text.assemble((label, "dim"), (dots, colour)) for label, dots in drawn.rows
+    ] + [Text(drawn.axis, style="dim"), Text(f"{drawn.xlabels}  {xname}".rstrip(), style="dim")])
+    out.no_wrap = True
+    return out
+
+
 class LinePlot(Widget):
     """A titled braille plot of a :class:`Curve`; empty curves say so instead."""
 
@@ -51,8 +61,4 @@ class LinePlot(Widget):
             return title + Text("\n(no finite values to draw)", style="dim")
         drawn = plot.render([float(e) for e in curve.epochs], curve.values, width, height,
                             mark=self.mark)
-        out = Text("\n").join([title] + [
-            Text.assemble((label, "dim"), (dots, self.colour)) for label, dots in drawn.rows
-        ] + [Text(drawn.axis, style="dim"), Text(drawn.xlabels + "  epoch", style="dim")])
-        out.no_wrap = True
-        return out
+        return plot_text(title, drawn, self.colour, "epoch")

@@ -29,3 +29,11 @@ class CompareRequested(Message):
         super().__init__()
         self.a = a
         self.b = b
+
+
+class SweepRequested(Message):
+    """Open the sweep screen of ``sweep_id``."""
+
+    def __init__(self, sweep_id: str) -> None:
+        super().__init__()
+        self.sweep_id = sweep_id

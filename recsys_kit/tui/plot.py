@@ -7,6 +7,7 @@ rows tall has ``2w × 4h`` points of resolution.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -50,11 +51,14 @@ def _line(x0: int, y0: int, x1: int, y1: int) -> list[tuple[int, int]]:
 
 
 def render(xs: list[float], ys: list[float], width: int, height: int,
-           mark: float | None = None) -> Plot:
+           mark: float | None = None, *, points: bool = False,
+           xticks: Sequence[tuple[float, str]] | None = None) -> Plot:
     """Plot ``ys`` against ``xs`` into ``width`` × ``height`` cells (axes and labels included).
 
     ``mark`` puts a ``▲`` on the x axis at that x (the best epoch, say). Points that are not
-    finite (nan, inf) are left out; callers say so.
+    finite (nan, inf) are left out; callers say so. ``points`` draws each point as a full cell
+    instead of joining them with lines (a scatter). ``xticks`` labels those x positions (as
+    many as fit) instead of the first and last x.
     """
     kept = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(x) and math.isfinite(y)]
     xs, ys = [x for x, _ in kept], [y for _, y in kept]
@@ -73,8 +77,11 @@ def render(xs: list[float], ys: list[float], width: int, height: int,
         py = round((hi - y) / (hi - lo) * (4 * rows - 1))
         return px, py
 
-    points = [dot(x, y) for x, y in zip(xs, ys, strict=True)]
-    segments = pairwise(points) if len(points) > 1 else [(p, p) for p in points]
+    dots = [dot(x, y) for x, y in zip(xs, ys, strict=True)]
+    if points:
+        for px, py in dots:
+            grid[py // 4][px // 2] = 0xFF
+    segments = [] if points else pairwise(dots) if len(dots) > 1 else [(p, p) for p in dots]
     for (x0, y0), (x1, y1) in segments:
         for px, py in _line(x0, y0, x1, y1):
             grid[py // 4][px // 2] |= DOTS[px % 2][py % 4]
@@ -88,10 +95,27 @@ def render(xs: list[float], ys: list[float], width: int, height: int,
     if mark is not None and xs and x_lo <= mark <= x_hi:
         ticks[dot(mark, lo)[0] // 2] = "▲"
     axis = " " * pad + "└" + "".join(ticks)
+    if xticks is not None:
+        placed = [(dot(x, lo)[0] // 2, label) for x, label in xticks]
+        return Plot(out, axis, " " * (pad + 1) + _place(placed, cols))
     first, last = (_tick(x_lo), _tick(x_hi)) if xs else ("", "")
     gap = max(cols - len(first) - len(last), 1)
     xlabels = " " * (pad + 1) + first + (" " * gap + last if x_hi != x_lo else "")
     return Plot(out, axis, xlabels)
+
+
+def _place(labels: list[tuple[int, str]], cols: int) -> str:
+    """Labels centred under their columns, left to right; one that would touch the label
+    before it is left out."""
+    line = [" "] * cols
+    end = -2
+    for col, label in sorted(labels):
+        start = min(max(col - len(label) // 2, 0), max(cols - len(label), 0))
+        if start <= end + 1:
+            continue
+        line[start:start + len(label)] = label[:cols - start]
+        end = start + len(label) - 1
+    return "".join(line).rstrip()
 
 
 def _tick(x: float) -> str:

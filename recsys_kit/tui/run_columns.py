@@ -77,7 +77,9 @@ def layout(runs: list[RunSummary], screen_width: int, now: datetime) -> list[Col
         if room >= NAME_WIDTH[2]:
             break
     width = min(max(room, NAME_WIDTH[0]), NAME_WIDTH[1])
-    return [Column("name", "name\n", width, lambda r: r.name.lower()), *others]
+    # By name, a sweep's trials come together, in trial order.
+    return [Column("name", "name\n", width,
+                   lambda r: (r.name.lower(), r.sweep_id or "", r.trial or 0)), *others]
 
 
 def select(runs: list[RunSummary], text: str, column: Column | None,

@@ -13,7 +13,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from recsys_kit.tui.formatting import STATUS_STYLE, fmt_duration, fmt_start, fmt_value
-from recsys_kit.tui.messages import CompareRequested, RunChosen, UserRequested
+from recsys_kit.tui.messages import (
+    CompareRequested,
+    RunChosen,
+    SweepRequested,
+    UserRequested,
+)
 from recsys_kit.tui.queries import Busy, NoResults, ReadError, RunSummary, Unreadable
 from recsys_kit.tui.run_columns import (
     Column,
@@ -39,6 +44,7 @@ class RunsScreen(Screen[None]):
         Binding("ctrl+r", "reverse", "Reverse", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("ctrl+n", "user", "Users", show=False),
+        Binding("ctrl+g", "sweep", "Sweep"),
         Binding("f5", "reload", "Refresh", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -117,10 +123,13 @@ class RunsScreen(Screen[None]):
     def _cells(self, run: RunSummary, columns: list[Column], common: str | None
                ) -> tuple[Any, ...]:
         mark = "✓ " if run.run_id in self.marked else ""
+        trial = "" if run.sweep_id is None else f" #{run.trial}"
         metrics = [c.key.removeprefix("test:") for c in columns if c.key.startswith("test:")]
+        name = Text(mark + shorten(run.name, columns[0].width - len(mark) - len(trial)),
+                    style="bold" if mark else "")
+        name.append(trial, style="cyan")
         return (  # Text throughout: names and devices are data, never markup
-            Text(mark + shorten(run.name, columns[0].width - len(mark)),
-                 style="bold" if mark else ""),
+            name,
             Text(run.status, style=STATUS_STYLE.get(run.status, "")),
             Text(fmt_start(run.started_at)), Text(fmt_duration(run.elapsed_s(self.tui.clock()))),
             Text("" if run.epoch is None else str(run.epoch)),
@@ -189,6 +198,17 @@ class RunsScreen(Screen[None]):
         """Open the user screen for the run under the cursor."""
         if (run := self.current_run()) is not None:
             self.post_message(UserRequested(run))
+
+    def action_sweep(self) -> None:
+        """Open the sweep that the run under the cursor is a trial of."""
+        run = next((r for r in self.runs if r.run_id == self.current_run()), None)
+        if run is None:
+            return
+        if run.sweep_id is None:
+            self.notify(f"{run.name} is not a trial of a sweep; Ctrl+G opens the sweep of a "
+                        "run marked #N (its trial number).", severity="warning", markup=False)
+            return
+        self.post_message(SweepRequested(run.sweep_id))
 
     def action_mark(self) -> None:
         """Mark (or unmark) the run under the cursor for comparison; two at most."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .results_fixture import NOW, build
+from .results_fixture import NOW, add_sweeps, build
 
 
 @pytest.fixture
@@ -41,3 +41,9 @@ def make_app(fixture_results: Path) -> Callable[..., object]:
         return RecsysApp(path or fixture_results, **options)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def sweep_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture results file with three sweeps added; tests must not write to it."""
+    return add_sweeps(build(tmp_path_factory.mktemp("tui-sweeps") / "results.duckdb"))

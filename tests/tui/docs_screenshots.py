@@ -71,6 +71,17 @@ def save_why(out_dir: Path) -> list[Path]:
         return _save(path, out_dir, {"user-why": keys}, clock=lambda: NOW)
 
 
+def save_sweeps(out_dir: Path) -> list[Path]:
+    """The sweep screen of a grid sweep and of a rolling evaluation, from the test fixture."""
+    from tests.tui.results_fixture import GRID_BEST, NOW, ROUND_1, add_sweeps, build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = add_sweeps(build(Path(tmp) / "results.duckdb"))
+        screens = {"sweep": (f"@run:{GRID_BEST}", "ctrl+g"),
+                   "sweep-rolling": (f"@run:{ROUND_1}", "ctrl+g")}
+        return _save(path, out_dir, screens, clock=lambda: NOW)
+
+
 def _save(results: Path, out_dir: Path, screens: dict[str, Sequence[str]],
           **options: Any) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -90,5 +101,5 @@ def _save(results: Path, out_dir: Path, screens: dict[str, Sequence[str]],
 
 if __name__ == "__main__":
     out = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/images")
-    for path in [*save_all(Path(sys.argv[1]), out), *save_why(out)]:
+    for path in [*save_all(Path(sys.argv[1]), out), *save_why(out), *save_sweeps(out)]:
         print(path)

@@ -1,4 +1,5 @@
-"""A deterministic results file built by SQL: five runs, a dataset with titles, explanations.
+"""A deterministic results file built by SQL: five runs, a dataset with titles, explanations;
+and, added on request, three sweeps written through the ResultStore.
 
 Fixed run ids, times and values, so screens (and their snapshots) never change between runs.
 """
@@ -11,6 +12,7 @@ import os
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 
@@ -170,3 +172,98 @@ def _per_user_file(con: duckdb.DuckDBPyConnection, run_id: str, strength: float,
     con.execute(f"COPY (SELECT unnest(?) AS user_id, unnest(?) AS ndcg_at_10) TO '{path}' "
                 "(FORMAT parquet)", [users, ndcg])
     return str(path)
+
+
+# -- sweeps --------------------------------------------------------------------------------------
+
+#: sweep_id, name, method, space, n_trials, status, start, trials: (trial, params, status,
+#: valid ndcg@10 per epoch (the best epoch is the highest), test ndcg@10).
+SWEEPS = [
+    ("sweep-20260104-090000-quickstart-5e5e", "quickstart", "grid",
+     {"grid": {"train.lr": [0.0001, 0.001, 0.01], "model.encoders.user.params.dim": [32, 64]}},
+     6, "completed", datetime(2026, 1, 4, 9, 0, 0), [
+         (1, {"train.lr": 0.0001, "model.encoders.user.params.dim": 32}, "completed",
+          [0.08, 0.11, 0.12], 0.115),
+         (2, {"train.lr": 0.0001, "model.encoders.user.params.dim": 64}, "completed",
+          [0.09, 0.13, 0.14], 0.132),
+         (3, {"train.lr": 0.001, "model.encoders.user.params.dim": 32}, "completed",
+          [0.15, 0.2, 0.19], 0.193),
+         (4, {"train.lr": 0.001, "model.encoders.user.params.dim": 64}, "completed",
+          [0.17, 0.21, 0.23], 0.221),
+         (5, {"train.lr": 0.01, "model.encoders.user.params.dim": 32}, "failed", [], None),
+         (6, {"train.lr": 0.01, "model.encoders.user.params.dim": 64}, "completed",
+          [0.16, 0.17, 0.15], 0.158),
+     ]),
+    ("sweep-20260104-110000-quickstart-rolling-7c7c", "quickstart-rolling", "rolling",
+     {"rounds": 4}, 4, "running", datetime(2026, 1, 4, 11, 0, 0), [
+         (r, {"data.split.params.round": r}, "completed", [round(v - 0.03, 4), v],
+          round(v - 0.01, 4))
+         for r, v in ((1, 0.18), (2, 0.21), (3, 0.19))
+     ]),
+    ("sweep-20260104-130000-quickstart-3d3d", "quickstart", "optuna",
+     {"params": [{"key": "train.loss", "choices": ["bce", "softmax", "gbce"]},
+                 {"key": "train.lr", "low": 0.0001, "high": 0.01, "log": True}]},
+     8, "interrupted", datetime(2026, 1, 4, 13, 0, 0), [
+         (1, {"train.loss": "softmax", "train.lr": 0.0025}, "completed", [0.2, 0.22], 0.214),
+         (2, {"train.loss": "bce", "train.lr": 0.0004}, "completed", [0.12, 0.16], 0.155),
+         (3, {"train.loss": "gbce", "train.lr": 0.003}, "interrupted", [0.18], None),
+     ]),
+]
+GRID_SWEEP, ROLLING_SWEEP, OPTUNA_SWEEP = (s[0] for s in SWEEPS)
+#: The grid sweep's best trial (4) and the rolling sweep's first round, by run id.
+GRID_BEST = "20260104-094000-quickstart-t4"
+ROUND_1 = "20260104-111000-quickstart-rolling-t1"
+
+
+class _Clock:
+    """The store's clock while the sweeps are written: fixed times, set by the writer."""
+
+    def __init__(self) -> None:
+        self.at = NOW
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def add_sweeps(path: Path) -> Path:
+    """Add three sweeps (grid, rolling, optuna with a string param) to the results file at
+    ``path``, written as `recsys-kit sweep` writes them: through :class:`ResultStore`, with
+    fixed times. Return ``path``."""
+    clock = _Clock()
+    store = ResultStore(path)
+    with mock.patch("recsys_kit.store.results.now", clock):
+        for sweep_id, name, method, space, n_trials, status, start, trials in SWEEPS:
+            clock.at = start
+            store.start_sweep(sweep_id, name=name, method=method, space=space,
+                              n_trials=n_trials, metric="ndcg@10", direction="maximize",
+                              recipe=_recipe(name, "sasrec"), source="recipes/quickstart.yaml")
+            best = _trials(store, clock, sweep_id, name, start, trials)
+            if status != "running":
+                store.finish_sweep(sweep_id, status, best)
+    return path
+
+
+def _trials(store: ResultStore, clock: _Clock, sweep_id: str, name: str, start: datetime,
+            trials: list) -> str | None:
+    """Write each trial's run; return the run id of the best completed trial."""
+    scores: dict[str, float] = {}
+    for number, params, status, valid, test in trials:
+        clock.at = start + timedelta(minutes=10 * number)
+        run_id = f"{clock.at:%Y%m%d-%H%M%S}-{name}-t{number}"
+        store.start_run(run_id=run_id, name=name, recipe=_recipe(name, "sasrec"),
+                        source="recipes/quickstart.yaml",
+                        versions={"python": "3.11.7", "recsys-kit": "0.1.0"}, device="cpu",
+                        seed=7, monitor="ndcg@10", plugins=[])
+        store.tag_trial(run_id, sweep_id, number, params)
+        for epoch, value in enumerate(valid, start=1):
+            clock.at += timedelta(seconds=30)
+            store.log_metrics(run_id, "train", epoch, {"loss": 3.0 - 0.4 * epoch})
+            store.log_metrics(run_id, "valid", epoch, {"ndcg@10": value, "hr@10": 2 * value})
+        best = 1 + valid.index(max(valid)) if valid and status == "completed" else None
+        if test is not None:
+            store.log_metrics(run_id, "test", None, {"ndcg@10": test, "hr@10": 2 * test})
+            scores[run_id] = max(valid)
+        clock.at += timedelta(seconds=5)
+        store.finish_run(run_id, status, best_epoch=best,
+                         error="RuntimeError: loss is nan" if status == "failed" else None)
+    return max(scores, key=scores.__getitem__) if scores else None

@@ -183,7 +183,7 @@ def test_formatting() -> None:
 
 def test_headless_modules_do_not_import_textual() -> None:
     code = ("import sys, recsys_kit.tui, recsys_kit.tui.queries, recsys_kit.tui.plot, "
-            "recsys_kit.tui.run_columns, recsys_kit.tui.formatting; "
+            "recsys_kit.tui.run_columns, recsys_kit.tui.formatting, recsys_kit.tui.sweep_view; "
             "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

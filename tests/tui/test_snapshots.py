@@ -6,12 +6,14 @@ Update after an intended change with ``pytest tests/tui --snapshot-update``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
 from recsys_kit.tui.app import RecsysApp
 
 from .helpers import drive
+from .results_fixture import GRID_BEST, ROUND_1
 
 SCREENS: dict[str, Sequence[str]] = {
     "runs": (),
@@ -34,4 +36,20 @@ def test_screen_snapshot(
     screen: str, snap_compare: Callable[..., bool], make_app: Callable[..., RecsysApp]
 ) -> None:
     assert snap_compare(make_app(), run_before=lambda pilot: drive(pilot, SCREENS[screen]),
+                        terminal_size=(80, 24))
+
+
+#: Screens of the file with sweeps (``sweep_results``): the runs list marks trials with #N.
+SWEEP_SCREENS: dict[str, Sequence[str]] = {
+    "runs_with_sweeps": (),
+    "sweep_grid": (f"@run:{GRID_BEST}", "ctrl+g"),
+    "sweep_rolling": (f"@run:{ROUND_1}", "ctrl+g"),
+}
+
+
+@pytest.mark.parametrize("screen", list(SWEEP_SCREENS))
+def test_sweep_screen_snapshot(screen: str, snap_compare: Callable[..., bool],
+                               make_app: Callable[..., RecsysApp], sweep_results: Path) -> None:
+    assert snap_compare(make_app(sweep_results),
+                        run_before=lambda pilot: drive(pilot, SWEEP_SCREENS[screen]),
                         terminal_size=(80, 24))

@@ -14,7 +14,7 @@ import duckdb
 
 from recsys_kit.store.readonly import SqlFailed, SqlRefused, SqlResult
 from recsys_kit.tui.queries import compare as _compare
-from recsys_kit.tui.queries import console, runs, users
+from recsys_kit.tui.queries import console, runs, sweeps, users
 from recsys_kit.tui.queries.compare import Comparison, Disagreement, MetricDiff
 from recsys_kit.tui.queries.console import TIME_LIMIT_S, QueryStopped, Stopper
 from recsys_kit.tui.queries.reader import (
@@ -27,13 +27,14 @@ from recsys_kit.tui.queries.reader import (
     unreadable,
 )
 from recsys_kit.tui.queries.runs import Curve, RunDetail, RunSummary, key_metrics
+from recsys_kit.tui.queries.sweeps import SweepDetail, SweepTrial
 from recsys_kit.tui.queries.users import HistoryItem, Recommendation, UserView
 
 __all__ = [
     "TIME_LIMIT_S", "Busy", "Comparison", "Curve", "Disagreement", "HistoryItem", "MetricDiff",
     "NoResults", "QueryStopped", "ReadError", "Reader", "Recommendation", "RunDetail",
-    "RunSummary", "SqlFailed", "SqlRefused", "SqlResult", "Stopper", "Unreadable", "UserView",
-    "key_metrics",
+    "RunSummary", "SqlFailed", "SqlRefused", "SqlResult", "Stopper", "SweepDetail", "SweepTrial",
+    "Unreadable", "UserView", "key_metrics",
 ]
 
 T = TypeVar("T")
@@ -71,6 +72,10 @@ class Reader:
     def run(self, run_id: str, wait_s: float | None = None) -> RunDetail | None:
         """One run's details."""
         return self._read(runs.run_detail, run_id, wait_s=wait_s)
+
+    def sweep(self, sweep_id: str, wait_s: float | None = None) -> SweepDetail | None:
+        """One sweep with its trials."""
+        return self._read(sweeps.sweep_detail, sweep_id, wait_s=wait_s)
 
     def user(self, run_id: str, user_id: str) -> UserView | None:
         """One user's history and recommendations under a run."""

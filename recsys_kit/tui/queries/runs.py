@@ -13,6 +13,7 @@ import duckdb
 from recsys_kit.store.liveness import shown_status
 from recsys_kit.store.results import now
 from recsys_kit.tui.formatting import metric_key
+from recsys_kit.tui.queries.sweeps import trial_tags
 
 #: The error shown for a run whose process vanished before any writer recorded it.
 LOST_NOTE = ("The process that ran it is gone (killed, crashed or power loss); the next run "
@@ -38,6 +39,9 @@ class RunSummary:
     epoch: int | None
     monitor_value: float | None
     test: dict[str, float] = field(default_factory=dict)
+    #: The sweep this run is a trial of, and its trial number (the round of a rolling one).
+    sweep_id: str | None = None
+    trial: int | None = None
 
     def elapsed_s(self, now: datetime) -> float | None:
         """Seconds the run took, or has been running for at ``now``."""
@@ -48,7 +52,8 @@ class RunSummary:
     def haystack(self) -> str:
         """Text the runs filter searches (lower case)."""
         when = self.started_at.strftime("%Y-%m-%d %H:%M") if self.started_at else ""
-        return " ".join([self.run_id, self.name, self.status, self.device or "", when]).lower()
+        return " ".join([self.run_id, self.name, self.status, self.device or "", when,
+                         self.sweep_id or ""]).lower()
 
 
 def list_runs(con: duckdb.DuckDBPyConnection) -> list[RunSummary]:
@@ -80,7 +85,13 @@ def list_runs(con: duckdb.DuckDBPyConnection) -> list[RunSummary]:
         "SELECT run_id, metric, k, value FROM metrics WHERE split = 'test' ORDER BY metric, k"
     ).fetchall():
         tests.setdefault(run_id, {})[metric_key(metric, k)] = value
-    return [RunSummary(*row, test=tests.get(row[0], {})) for row in rows]
+    tags = trial_tags(con)
+    summaries = []
+    for row in rows:
+        sweep_id, trial = tags.get(row[0], (None, None))
+        summaries.append(RunSummary(*row, test=tests.get(row[0], {}), sweep_id=sweep_id,
+                                    trial=trial))
+    return summaries
 
 
 def key_metrics(runs: list[RunSummary], limit: int = 2) -> list[str]:
