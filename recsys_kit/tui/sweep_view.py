@@ -61,8 +61,11 @@ class Choice:
 
 
 def metric_choices(detail: SweepDetail) -> list[Choice]:
-    """The sweep's metric (valid, then test) first, then every other metric a trial has."""
-    choices = [Choice("valid", detail.metric), Choice("test", detail.metric)]
+    """The sweep's metric (valid, then test; for a rolling evaluation test first: each
+    round's test window is the next stretch of time) first, then every other metric a trial
+    has."""
+    splits = ("test", "valid") if detail.method == ROLLING else ("valid", "test")
+    choices = [Choice(split, detail.metric) for split in splits]
     for split in ("test", "valid"):
         present = {m for t in detail.trials for m in (t.test if split == "test" else t.valid)}
         choices += [Choice(split, m) for m in sorted(present) if Choice(split, m) not in choices]
