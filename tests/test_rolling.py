@@ -121,6 +121,22 @@ def test_rolling_settings_that_leave_no_training_data_are_refused() -> None:
         RollingConfig(rounds=2, round=3)
 
 
+def test_later_rounds_fine_tune_with_their_own_epochs_and_learning_rate(isolated_plugins
+                                                                        ) -> None:
+    from recsys_kit.recipe.loader import validate_mapping
+    from recsys_kit.runner.rolling import round_recipe
+
+    recipe = tiny(Path("runs"), "train.lr=0.001", "train.epochs=30",
+                  "data.split={plugin: rolling, params: {rounds: 3, warm_epochs: 4, "
+                  "warm_lr: 5.0e-5}}")
+    loaded = validate_mapping(recipe, isolated_plugins.registry)
+    first = round_recipe(loaded, 1, None, isolated_plugins.registry).recipe
+    later = round_recipe(loaded, 2, "run-1", isolated_plugins.registry).recipe
+    assert (first.train.lr, first.train.epochs, first.train.init_from) == (0.001, 30, None)
+    assert (later.train.lr, later.train.epochs, later.train.init_from) == (5e-5, 4, "run-1")
+    assert later.name == "tiny:round-2"
+
+
 def _rolling(out: Path, data: Path, *overrides: str) -> dict:
     recipe = tiny(out, "name=ml-100k-rolling", "train.epochs=1",
                   "model.encoders.user.params.max_len=20", "baselines=[{plugin: popularity}]",

@@ -162,6 +162,9 @@ class RollingConfig(StageConfig):
         "weights (train.init_from); false trains every round from scratch.")
     warm_epochs: int | None = Field(
         None, ge=1, description="Most epochs of a warm-started round (default train.epochs).")
+    warm_lr: float | None = Field(
+        None, gt=0, description="Learning rate of a warm-started round (default train.lr); "
+        "a smaller one fine-tunes the previous round's model instead of moving far from it.")
     round: int = Field(
         1, ge=1, description="The round this run is (1 to rounds); `recsys-kit run` sets it "
         "for each round's run. Set it yourself to run one round alone.")

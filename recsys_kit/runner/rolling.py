@@ -66,6 +66,8 @@ def round_recipe(loaded: LoadedRecipe, round_: int, previous_run: str | None,
         train["init_from"] = previous_run
         if round_ > 1 and config.warm_epochs is not None:
             train["epochs"] = config.warm_epochs
+        if round_ > 1 and config.warm_lr is not None:
+            train["lr"] = config.warm_lr
     return validate_mapping(data, registry, source=loaded.source)
 
 
