@@ -220,3 +220,15 @@ def test_an_interrupted_round_resumes_and_the_later_rounds_follow(
     assert json.loads(after[2][4])["train"]["init_from"] == rounds[1][1]
     _, sweeps = store.query("SELECT status, best_run_id FROM sweeps")
     assert sweeps == [("completed", after[2][1])]
+
+
+def test_a_sweep_of_a_rolling_recipe_is_refused(isolated_plugins, tmp_path: Path) -> None:
+    import yaml
+
+    from recsys_kit.sweeps.plan import plan_sweep
+
+    recipe = tmp_path / "rolling.yaml"
+    recipe.write_text(yaml.safe_dump(tiny(tmp_path / "runs", "data.split={plugin: rolling}")))
+    with pytest.raises(RecsysKitError, match="rolling split"):
+        plan_sweep(recipe, [], ["train.lr=0.001,0.002"], None, [], None,
+                   isolated_plugins.registry, "sweep-x")

@@ -101,6 +101,11 @@ def plan_sweep(recipe_path: Path, overrides: list[str], grid: list[str], optuna:
     data["baselines"] = []  # a sweep compares its trials; baselines would repeat per trial
     base = validate_mapping(copy.deepcopy(data), registry, source=str(recipe_path), lines=lines,
                             overridden=overridden)
+    if base.recipe.data.split.plugin == "rolling":
+        raise RecsysKitError(
+            f"{recipe_path} uses the rolling split, whose rounds are already runs grouped as "
+            "one evaluation; a sweep cannot group them again. Sweep the recipe with another "
+            "split (e.g. temporal), then run the rolling evaluation with the settings found.")
     metric = metric or base.recipe.train.monitor
     reported = _metrics_reported(base)
     if metric not in reported:
