@@ -128,15 +128,27 @@ def run(
             stop(ranks)
         if ranks.is_main:
             _print_outcomes(outcomes, out_dir)
-    stopped = [o.error for o in outcomes if o.status == "interrupted"]
+    stopped = [o for o in outcomes if o.status == "interrupted"]
     if stopped:
-        raise typer.Exit(_stop_exit_code(stopped[0]))
+        if ranks.is_main:
+            _say_stopped(stopped[0])
+        raise typer.Exit(_stop_exit_code(stopped[0].error))
     failed = [o for o in outcomes if o.error is not None]
     for o in failed[1:]:
         err.print(f"[bold red]error[/] in {escape(o.name)}: {escape(str(o.error))}",
                   highlight=False)
     if failed:
         raise failed[0].error
+
+
+def _say_stopped(outcome: RunOutcome) -> None:
+    """On stderr, whatever the moment of the stop: what stopped the run and how to go on."""
+    from recsys_kit.interrupts import StopRequested
+
+    error = outcome.error
+    why = error.describe() if isinstance(error, StopRequested) else "interrupted"
+    err.print(f"[yellow]{why}[/]: run {escape(outcome.run_id)} stopped; resume it with "
+              f"`recsys-kit run --resume {escape(outcome.run_id)}`", highlight=False)
 
 
 def _stop_exit_code(error: BaseException | None) -> int:
