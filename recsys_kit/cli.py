@@ -113,7 +113,7 @@ def run(
         raise typer.Exit(launch(nproc, recipe, set_ or [], resume=resume, debug=STATE["debug"]))
     plugins = _plugins()
     ranks = ranks_from_env()
-    with handling_stops():
+    with handling_stops(exiting_after=True):
         # Ranks other than 0 stay quiet but for errors: rank 0 speaks for the run.
         runner = Runner(plugins, err if ranks.is_main else CliConsole(stderr=True, quiet=True))
         try:

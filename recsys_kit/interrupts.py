@@ -59,10 +59,12 @@ def _main_thread() -> bool:
 
 
 @contextmanager
-def handling_stops() -> Iterator[None]:
+def handling_stops(exiting_after: bool = False) -> Iterator[None]:
     """Turn SIGINT and SIGTERM into :class:`StopRequested` for the duration of the block
     (main thread only; elsewhere the block runs unchanged). After a stop request, both signals
-    stay ignored: the process is on its way out."""
+    stay ignored: the process is on its way out. ``exiting_after``: the process exits once the
+    block ends (a CLI command), so they stay ignored anyway; a signal in those last moments
+    would otherwise kill a process whose work is done and recorded."""
     global _state
     if not _main_thread() or _state is not None:
         yield
@@ -73,7 +75,7 @@ def handling_stops() -> Iterator[None]:
         yield
     finally:
         # A process that is stopping ignores further stop signals until it has exited.
-        stopping = bool(_state.received)
+        stopping = bool(_state.received) or exiting_after
         for sig, old in previous.items():
             signal.signal(sig, signal.SIG_IGN if stopping else old)
         _state = None

@@ -287,3 +287,22 @@ def test_training_gradients_are_identical_run_after_run() -> None:
         assert len(digests) == 1
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_cli_command_ignores_stop_signals_once_its_work_is_recorded() -> None:
+    """A signal after the run has finished (while the CLI prints and exits) must not kill a
+    process whose results are written; a library caller gets its own handlers back."""
+    from recsys_kit.interrupts import handling_stops
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with handling_stops():
+            pass
+        assert signal.getsignal(signal.SIGTERM) == before
+        with handling_stops(exiting_after=True):
+            pass
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
