@@ -4,6 +4,8 @@
 #   bash benchmarks/gpu.sh prepare   # here, with network: wheels into .whl/, data into .gl/
 #   bash benchmarks/gpu.sh           # on the lent GPU machine (no network), with .whl and .gl
 #                                    # carried: install, GPU-marked tests, GPU benchmarks
+#   bash benchmarks/gpu.sh large     # the same install, then only
+#                                    # recipes/ml-1m-sasrec-large.yaml (8 minutes of training)
 #
 # The GPU machine has python3 3.12 with torch (CUDA), transformers, numpy, pyarrow, pytest,
 # rich, typer, pluggy, safetensors and pyyaml, but not pydantic (and its three helpers), duckdb
@@ -60,6 +62,11 @@ python3 -c "import cut_cross_entropy, triton; print('fused kernel: cut-cross-ent
 echo "installed in $(( $(date +%s) - started )) s"
 
 export RECSYS_KIT_DATA=$PWD/.gl/data RECSYS_KIT_SHARED_DATA=$PWD/.gl/data HF_HUB_OFFLINE=1
+if [[ "${1:-run}" == "large" ]]; then  # a call of its own: 8 minutes of training, no tests
+    timeout 540 python3 benchmarks/gpu_benchmarks.py ml-1m-large || echo "stopped (exit $?)"
+    echo "finished in $(( $(date +%s) - started )) s"
+    exit 0
+fi
 # The GPU-marked tests live in these files; the TUI tests (textual's own dependencies) stay off.
 timeout 150 python3 -m pytest -m gpu -q -p no:cacheprovider -o addopts="" -rA \
     tests/test_losses.py tests/test_end_to_end.py tests/test_fusion.py tests/serving/test_recommend.py \

@@ -12,6 +12,10 @@ Benchmarks, each in a fresh process:
   implementation.
 - synthetic-200k:LOSS: recipes/synthetic-200k-sasrec.yaml, 50,000 users, 1 epoch, per loss
   (the quality comparison of benchmarks/loss_benchmarks.py at the scale of the issue).
+- synthetic-1m: the synthetic recipe with a 1,000,000-item generator, 50,000 users, full
+  cross-entropy, 1 epoch, then every user ranked over the whole catalogue.
+- ml-1m-large (not in the default set: `bash benchmarks/gpu.sh large`):
+  recipes/ml-1m-sasrec-large.yaml for 8 minutes of training, test NDCG@10.
 - output-layer: forward + backward of the full softmax alone on an ML-1M batch (25,600 x 3,416)
   and a 200k-catalogue batch (12,800 x 185,000), fused kernel and torch: TFLOP/s (6·N·V·D
   useful FLOP per step) against the card's dense bf16 peak.
@@ -44,10 +48,20 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "ml-1m": ("recipes/ml-1m-sasrec.yaml", FIVE_EPOCHS),
     "ml-1m-torch-ce": ("recipes/ml-1m-sasrec.yaml",
                        [*FIVE_EPOCHS, "model.scorer.params.kernel=torch"]),
+    # One epoch of a 1,000,000-item catalogue (full softmax over the items the users touch),
+    # then every user ranked over all of them (validation and test).
+    "synthetic-1m": ("recipes/synthetic-200k-sasrec.yaml", [
+        "data.ingest.params.n_items=1000000", "model.scorer.params.loss=cross_entropy",
+        "train.epochs=1", "train.patience=1", "baselines=[]", "train.deterministic=false"]),
+    # The big recipe to its own time budget, cut to 8 minutes so that one 10-minute call of
+    # the device tool holds it (`bash benchmarks/gpu.sh large`); not in DEFAULT.
+    "ml-1m-large": ("recipes/ml-1m-sasrec-large.yaml", ["train.max_minutes=8", "baselines=[]"]),
 }
 SYNTHETIC = "recipes/synthetic-200k-sasrec.yaml"
 LOSSES = ["cross_entropy", "sampled_softmax", "gbce", "sce"]
-DEFAULT = [*CASES, *(f"synthetic-200k:{loss}" for loss in LOSSES), "output-layer"]
+#: synthetic-1m last: if the time limit of gpu.sh stops it, the rest is already measured.
+DEFAULT = ["ml-1m", "ml-1m-torch-ce", *(f"synthetic-200k:{loss}" for loss in LOSSES),
+           "output-layer", "synthetic-1m"]
 
 
 class Utilisation:
@@ -122,6 +136,8 @@ def recipe_case(name: str, out_dir: Path, argv: list[str]) -> dict[str, object]:
         out_dir = out_dir.parent / "synthetic-200k"  # one data cache for every loss
     else:
         recipe, overrides = CASES[name]
+        if name == "synthetic-1m":
+            overrides = [*overrides, f"data.ingest.params.n_users={users}"]
     watch = Utilisation()
     figures = recipe_figures(recipe, [*overrides, f"device={device}", *sets], out_dir, (watch,))
     cuda = device.startswith("cuda") and torch.cuda.is_available()

@@ -54,6 +54,19 @@ def test_full_softmax_matches_plain_cross_entropy(max_rows: int | None) -> None:
 
 
 @pytest.mark.parametrize("max_rows", [7, None])
+def test_full_softmax_is_exact_where_target_probabilities_underflow(max_rows: int | None) -> None:
+    s, w, t = problem()
+    with torch.no_grad():
+        s *= 30  # logits in the hundreds: most targets' probabilities are 0 in float32
+    assert (torch.softmax(s @ w.T, 1).gather(1, t[:, None]) == 0).any()
+    ours = loss_and_grads(lambda *a: dot_cross_entropy(*a, max_rows=max_rows), s, w, t)
+    ref = loss_and_grads(reference, s, w, t)
+    assert math.isfinite(ours[0].item())
+    assert ours[0].item() == pytest.approx(ref[0].item(), rel=1e-5)
+    assert torch.allclose(ours[1], ref[1], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("max_rows", [7, None])
 def test_full_softmax_under_bf16_autocast_is_close_to_float32(max_rows: int | None) -> None:
     s, w, t = problem(n=64, v=50, d=16)
     with torch.autocast("cpu", dtype=torch.bfloat16):

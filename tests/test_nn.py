@@ -110,11 +110,17 @@ def test_encoding_in_length_groups_changes_nothing(monkeypatch) -> None:
                             [0, 0, 0, 0, 0, 0, 0, 9]])
     items = torch.randn(5, 8, 16)
     monkeypatch.setattr(sasrec, "MIN_GROUPED_ROWS", 1)
-    monkeypatch.setattr(sasrec, "length_groups", lambda device: 1)
-    whole = encoder(items, history != 0)
-    monkeypatch.setattr(sasrec, "length_groups", lambda device: 3)
-    grouped = encoder(items, history != 0)
-    assert torch.allclose(whole, grouped, atol=1e-5)
+
+    def encoded_and_gradients(groups: int) -> tuple[torch.Tensor, ...]:
+        monkeypatch.setattr(sasrec, "length_groups", lambda device: groups)
+        encoder.zero_grad()
+        x = items.clone().requires_grad_()
+        out = encoder(x, history != 0)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        return out, x.grad, encoder.blocks[0].qkv.weight.grad.clone()
+
+    for whole, grouped in zip(encoded_and_gradients(1), encoded_and_gradients(3), strict=True):
+        assert torch.allclose(whole, grouped, atol=1e-5)
 
 
 def test_left_pad_and_next_item_pairs() -> None:
@@ -147,3 +153,31 @@ def test_ranking_scores_are_float32_under_bf16_autocast() -> None:
     assert scores.dtype == torch.float32
     finite = scores[scores.isfinite()]
     assert len(torch.unique(finite)) == len(finite)  # no ties from bf16 rounding
+
+
+def test_cpu_dropout_zeroes_p_of_the_values_and_scales_the_rest() -> None:
+    from recsys_kit.nn.dropout import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(0.2).train()
+    x = torch.ones(200, 500, requires_grad=True)
+    out = drop(x)
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.8) < 0.01
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1.25))
+    out.sum().backward()
+    assert torch.equal(x.grad, out.detach())  # the gradient goes through the same mask
+    assert torch.equal(drop.eval()(x), x)
+
+
+def test_freed_memory_is_kept_on_the_cpu_unless_the_user_tunes_malloc(monkeypatch) -> None:
+    import platform
+
+    from recsys_kit.nn.training.host_memory import keep_freed_memory
+
+    assert not keep_freed_memory(torch.device("meta"))
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")
+    assert not keep_freed_memory(torch.device("cpu"))
+    monkeypatch.delenv("GLIBC_TUNABLES")
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert keep_freed_memory(torch.device("cpu"))

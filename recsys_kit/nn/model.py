@@ -202,8 +202,10 @@ class SequenceRecommender(nn.Module):
             history, targets = mask_items(history, self.user.mask_prob, table.shape[0] - 1)
         states, valid = self.encode(history, table)
         states = self.fusion.training_states(states, valid)
-        keep = targets != 0
-        return self.scorer.loss(states[keep], targets[keep], table)
+        # index_select on flat positions: boolean indexing copies several times slower (CPU)
+        keep = (targets != 0).view(-1).nonzero().squeeze(1)
+        return self.scorer.loss(states.flatten(0, 1).index_select(0, keep),
+                                targets.view(-1).index_select(0, keep), table)
 
     def scores(
         self, history: torch.Tensor, table: torch.Tensor | None = None,

@@ -22,6 +22,9 @@ CPU_CHUNK_BYTES = 2 * 2**20
 #: left-padded batch of ML-1M histories is half padding, and attention costs grow with the
 #: square of the length. A GPU encodes the batch at once (small kernels would cost more).
 CPU_LENGTH_GROUPS = 8
+#: Device types whose dropout masks are drawn from uniform numbers: on a CPU, PyTorch's
+#: Bernoulli draws took 2.6x as long as uniform ones, 15 % of an ML-1M training step.
+UNIFORM_DROPOUT_DEVICES = frozenset({"cpu"})
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -98,3 +101,9 @@ def chunk_bytes(device: torch.device) -> int | None:
     """Bytes of float32 work one chunk of an element-wise pass should stay under on
     ``device`` to run from the cache (``CPU_CHUNK_BYTES`` on a CPU), or None for no limit."""
     return CPU_CHUNK_BYTES if device.type == "cpu" else None
+
+
+def uniform_dropout(device: torch.device) -> bool:
+    """Whether dropout on ``device`` draws its mask from uniform numbers
+    (``recsys_kit.nn.dropout``)."""
+    return device.type in UNIFORM_DROPOUT_DEVICES

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recsys_kit.builtin.encoders import Bert4RecConfig, TransformerConfig
+from recsys_kit.nn.dropout import Dropout
 from recsys_kit.nn.model import ModelShape, UserEncoder
 from recsys_kit.nn.precision import attention_dtype, length_groups
 
@@ -31,10 +32,10 @@ class SelfAttentionBlock(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.norm_ffn = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(
-            nn.Linear(dim, dim * ffn_mult), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(dim, dim * ffn_mult), nn.GELU(), Dropout(dropout),
             nn.Linear(dim * ffn_mult, dim),
         )
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
         """``x`` (B, L, D); ``attn_mask`` (B, 1, L, L) bool, True where attending is allowed."""
@@ -64,7 +65,7 @@ class TransformerEncoder(UserEncoder):
         self.positions = nn.Embedding(config.max_len, config.dim)
         # Positions must not drown the (scaled) item vectors: the default N(0, 1) init does.
         nn.init.xavier_normal_(self.positions.weight)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             SelfAttentionBlock(config.dim, config.heads, config.dropout, config.ffn_mult,
                                config.attn_dropout)
@@ -99,17 +100,27 @@ class TransformerEncoder(UserEncoder):
         # row at a time and cannot follow the data-dependent split.
         if groups == 1 or items.shape[0] < MIN_GROUPED_ROWS:
             return self._encode(items, valid)
-        length = valid.shape[1]
+        length, dim = valid.shape[1], items.shape[-1]
         spans = torch.where(valid.any(1), length - valid.int().argmax(1), 0)  # from 1st item on
+        # Sorted by span once, each group a contiguous block: one gather forward and backward.
+        # index_select and split because [] and tensor_split build a full-size gradient per
+        # call in the backward pass.
+        order = spans.argsort()
+        sizes = [len(rows) for rows in order.tensor_split(groups)]
         # Padding positions get what they would get untrimmed: the final norm of zeros.
-        out = self.norm(items.new_zeros(1, 1, items.shape[-1]))
-        out = out.expand(*items.shape[:2], -1).clone()
-        for rows in spans.argsort().tensor_split(groups):
-            longest = int(spans[rows].max()) if len(rows) else 0
-            if longest:
-                encoded = self._encode(items[rows, -longest:], valid[rows, -longest:])
-                out[rows, -longest:] = encoded.to(out.dtype)  # bf16 autocast: norms give fp32
-        return out
+        pad = self.norm(items.new_zeros(1, 1, dim))
+        pieces = []
+        for group, group_valid, group_spans in zip(
+            items.index_select(0, order).split(sizes), valid[order].split(sizes),
+            spans[order].split(sizes), strict=True,
+        ):
+            longest = int(group_spans[-1]) if len(group_spans) else 0
+            parts = [pad.expand(len(group), length - longest, dim)]
+            if longest:  # bf16 autocast: norms give float32
+                parts.append(self._encode(group[:, -longest:], group_valid[:, -longest:])
+                             .to(pad.dtype))
+            pieces.append(torch.cat(parts, 1))
+        return torch.cat(pieces).index_select(0, order.argsort())
 
     def _encode(self, items: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         length = items.shape[1]

@@ -67,9 +67,14 @@ class _KeptLogits(torch.autograd.Function):
         probs = s @ w.T
         target_log_probs = torch.empty(len(states), dtype=torch.float32, device=states.device)
         for rows in _chunks(len(probs), chunk):
-            log_probs = torch.log_softmax(probs[rows].float(), dim=1)
-            target_log_probs[rows] = log_probs.gather(1, targets[rows, None]).squeeze(1)
-            probs[rows] = log_probs.exp_()
+            logits = probs[rows].float()
+            softmax = torch.softmax(logits, dim=1)
+            # log p_t = x_t - logsumexp(x), and logsumexp(x) = max(x) - log(max(p)): the
+            # softmax's one pass of exponentials gives both (max(p) >= 1/V never underflows).
+            target_log_probs[rows] = (
+                logits.gather(1, targets[rows, None]) - logits.amax(1, keepdim=True)
+                + softmax.amax(1, keepdim=True).log()).squeeze(1)
+            probs[rows] = softmax
         ctx.save_for_backward(s, w, targets, probs, target_log_probs)
         ctx.dtypes = states.dtype, items.dtype
         return -target_log_probs.mean()

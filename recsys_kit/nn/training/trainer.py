@@ -26,6 +26,7 @@ from recsys_kit.nn.model import SequenceRecommender
 from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.checkpoints import Progress as TrainProgress
+from recsys_kit.nn.training.host_memory import keep_freed_memory
 from recsys_kit.recipe.models import TrainSection
 from recsys_kit.runner.distributed import Ranks
 from recsys_kit.runner.eta import clock, epoch_remaining, run_time
@@ -234,6 +235,7 @@ class Trainer:
         """Train until epochs, patience or the time budget run out (continuing from
         ``progress`` after :meth:`resume`); reload the best weights."""
         s, p = self.settings, self.progress
+        keep_freed_memory(self.device)
         x = {name: to_device(torch.from_numpy(col), self.device) for name, col in rows.items()}
         n_rows = len(next(iter(rows.values())))
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
