@@ -173,11 +173,20 @@ def test_cpu_dropout_zeroes_p_of_the_values_and_scales_the_rest() -> None:
 def test_freed_memory_is_kept_on_the_cpu_unless_the_user_tunes_malloc(monkeypatch) -> None:
     import platform
 
-    from recsys_kit.nn.training.host_memory import keep_freed_memory
+    from recsys_kit.nn.training import host_memory
 
-    assert not keep_freed_memory(torch.device("meta"))
+    with host_memory.kept_freed_memory(torch.device("meta")) as kept:
+        assert not kept
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")
-    assert not keep_freed_memory(torch.device("cpu"))
+    with host_memory.kept_freed_memory(torch.device("cpu")) as kept:
+        assert not kept
     monkeypatch.delenv("GLIBC_TUNABLES")
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        assert keep_freed_memory(torch.device("cpu"))
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    calls: list[tuple[int, int]] = []
+    real = host_memory._mallopt(torch.device("cpu"))
+    monkeypatch.setattr(host_memory, "_mallopt", lambda device: lambda option, value: (
+        calls.append((option, value)), real(option, value))[1])
+    with host_memory.kept_freed_memory(torch.device("cpu")) as kept:
+        assert kept and (host_memory.M_MMAP_THRESHOLD, host_memory.KEEP_BYTES) in calls
+    assert calls[-3:] == list(host_memory.USUAL)  # glibc's usual limits back afterwards

@@ -26,7 +26,7 @@ from recsys_kit.nn.model import SequenceRecommender
 from recsys_kit.nn.precision import autocast, to_device
 from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.checkpoints import Progress as TrainProgress
-from recsys_kit.nn.training.host_memory import keep_freed_memory
+from recsys_kit.nn.training.host_memory import kept_freed_memory
 from recsys_kit.recipe.models import TrainSection
 from recsys_kit.runner.distributed import Ranks
 from recsys_kit.runner.eta import clock, epoch_remaining, run_time
@@ -235,7 +235,6 @@ class Trainer:
         """Train until epochs, patience or the time budget run out (continuing from
         ``progress`` after :meth:`resume`); reload the best weights."""
         s, p = self.settings, self.progress
-        keep_freed_memory(self.device)
         x = {name: to_device(torch.from_numpy(col), self.device) for name, col in rows.items()}
         n_rows = len(next(iter(rows.values())))
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -249,7 +248,8 @@ class Trainer:
                 epoch += 1
                 self.before_epoch(epoch)
                 t0 = time.perf_counter()
-                loss = self._epoch(epoch, x, bar, batches)
+                with kept_freed_memory(self.device):
+                    loss = self._epoch(epoch, x, bar, batches)
                 seconds = time.perf_counter() - t0
                 validation = self._validate(epoch)
                 metrics = {"loss": loss, "epoch_seconds": seconds,
