@@ -43,6 +43,7 @@ PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, 
 #: Five epochs, nondeterministic kernels allowed: the fused kernel accumulates in whatever order
 #: its tiles finish, so it is only picked when train.deterministic is off (and the torch case
 #: is measured the same way, for a like-for-like comparison).
+SYNTHETIC = "recipes/synthetic-200k-sasrec.yaml"
 FIVE_EPOCHS = ["train.epochs=5", "train.patience=5", "baselines=[]", "train.deterministic=false"]
 CASES: dict[str, tuple[str, list[str]]] = {
     "ml-1m": ("recipes/ml-1m-sasrec.yaml", FIVE_EPOCHS),
@@ -50,14 +51,13 @@ CASES: dict[str, tuple[str, list[str]]] = {
                        [*FIVE_EPOCHS, "model.scorer.params.kernel=torch"]),
     # One epoch of a 1,000,000-item catalogue (full softmax over the items the users touch),
     # then every user ranked over all of them (validation and test).
-    "synthetic-1m": ("recipes/synthetic-200k-sasrec.yaml", [
+    "synthetic-1m": (SYNTHETIC, [
         "data.ingest.params.n_items=1000000", "model.scorer.params.loss=cross_entropy",
         "train.epochs=1", "train.patience=1", "baselines=[]", "train.deterministic=false"]),
     # The big recipe to its own time budget, cut to 8 minutes so that one 10-minute call of
     # the device tool holds it (`bash benchmarks/gpu.sh large`); not in DEFAULT.
     "ml-1m-large": ("recipes/ml-1m-sasrec-large.yaml", ["train.max_minutes=8", "baselines=[]"]),
 }
-SYNTHETIC = "recipes/synthetic-200k-sasrec.yaml"
 LOSSES = ["cross_entropy", "sampled_softmax", "gbce", "sce"]
 #: synthetic-1m last: if the time limit of gpu.sh stops it, the rest is already measured.
 DEFAULT = ["ml-1m", "ml-1m-torch-ce", *(f"synthetic-200k:{loss}" for loss in LOSSES),
@@ -136,7 +136,7 @@ def recipe_case(name: str, out_dir: Path, argv: list[str]) -> dict[str, object]:
         out_dir = out_dir.parent / "synthetic-200k"  # one data cache for every loss
     else:
         recipe, overrides = CASES[name]
-        if name == "synthetic-1m":
+        if recipe == SYNTHETIC:  # --users applies to every synthetic case
             overrides = [*overrides, f"data.ingest.params.n_users={users}"]
     watch = Utilisation()
     figures = recipe_figures(recipe, [*overrides, f"device={device}", *sets], out_dir, (watch,))
