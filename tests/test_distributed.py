@@ -13,7 +13,8 @@ import pytest
 import torch
 import yaml
 
-from recsys_kit.runner.distributed import NotWriting, Ranks, ranks_from_env
+from recsys_kit.errors import RecsysKitError
+from recsys_kit.runner.distributed import NotWriting, Ranks, ranks_from_env, start
 from recsys_kit.store import ResultStore
 from recsys_kit.testing import tiny
 
@@ -62,6 +63,13 @@ def test_ranks_come_from_torchrun_variables() -> None:
     ranks = ranks_from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
     assert (ranks.rank, ranks.world_size, ranks.local_rank, ranks.launched) == (3, 4, 1, True)
     assert not ranks.is_main and not ranks.active  # no process group in this process
+
+
+def test_more_ranks_than_gpus_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    second = Ranks(rank=1, world_size=2, local_rank=1, launched=True)
+    with pytest.raises(RecsysKitError, match=r"has 1 CUDA device.*--nproc 1"):
+        start(second, torch.device("cuda"))
 
 
 def test_shares_of_a_batch_are_the_batch() -> None:

@@ -220,6 +220,7 @@ def test_set_errors_say_set_once(good: Path, registry: StageRegistry, override: 
         ("train.monitor=ndcg@50", "train.monitor", "not computed by any evaluator"),
         ("model.encoders.user.plugin=sasrek", "model.encoders.user.plugin", "'sasrec'"),
         ("train.foo=1", "train.foo", "unknown key 'foo'"),
+        ("train.²=1", "train.²", "unknown key '²'"),  # isdigit() but not an index
     ],
 )
 def test_errors_from_an_override_are_attributed_to_set(

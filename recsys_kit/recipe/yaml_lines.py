@@ -148,6 +148,12 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[Loc, int]]:
     return expand_env(data), lines
 
 
+def dotted_parts(path: str) -> list[str | int]:
+    """The keys of a dotted path (``evaluate.0.params.k``): ASCII digits are list indices,
+    everything else a key (``str.isdigit`` also accepts characters such as ``²``)."""
+    return [int(p) if p.isascii() and p.isdigit() else p for p in path.split(".")]
+
+
 def _override_error(path: str, message: str) -> RecipeError:
     return RecipeError([RecipeIssue(path, message, file="--set")])
 
@@ -159,7 +165,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> Loc:
     if not sep or not dotted or "" in dotted.split("."):
         raise _override_error("", f"'{assignment}' needs the form path.to.key=value "
                                   "(for example --set train.lr=3e-4).")
-    parts: list[str | int] = [int(p) if p.isdigit() else p for p in dotted.split(".")]
+    parts = dotted_parts(dotted)
     problem = character_issue(raw, "--set")
     if problem is not None:
         raise _override_error(dotted, f"the value {raw[:80]!r}: {problem.message}")

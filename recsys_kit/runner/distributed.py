@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from recsys_kit.errors import RecsysKitError
 from recsys_kit.ranking import Ranking
 
 T = TypeVar("T")
@@ -129,6 +130,13 @@ def start(ranks: Ranks, device: torch.device) -> torch.device:
     if not ranks.launched:
         return device
     if device.type == "cuda":
+        gpus = torch.cuda.device_count()
+        if ranks.local_rank >= gpus:  # NCCL needs a GPU of its own for every rank
+            raise RecsysKitError(
+                f"This machine runs {ranks.local_rank + 1} or more processes of the run but has "
+                f"{gpus} CUDA device(s), and each process needs a GPU of its own. Start at most "
+                f"{gpus} per machine (`recsys-kit run --nproc {gpus}` or `torchrun "
+                f"--nproc-per-node {gpus}`), or train on the CPU with Gloo (`--set device=cpu`).")
         device = torch.device("cuda", ranks.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recsys_kit.errors import RecipeError, RecipeIssue
-from recsys_kit.recipe.yaml_lines import load_yaml
+from recsys_kit.recipe.yaml_lines import dotted_parts, load_yaml
 
 #: Metrics where smaller is better; every other metric is maximised.
 MINIMISED = {"rmse", "mae", "loss"}
@@ -154,7 +154,7 @@ def trial_recipe(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str
     recipe = copy.deepcopy(dict(base))
     for key, value in params.items():
         node: Any = recipe
-        parts: list[Any] = [int(p) if p.isdigit() else p for p in key.split(".")]
+        parts = dotted_parts(key)
         for part, nxt in itertools.pairwise(parts):
             if isinstance(node, list) and isinstance(part, int) and part < len(node):
                 node = node[part]
