@@ -189,6 +189,25 @@ def test_mse_scorer_predicts_the_mean_before_training() -> None:
     assert bce.interest(torch.tensor([0.0])).item() == 0.5
 
 
+@pytest.mark.parametrize("loss", ["bce", "mse"])
+def test_pair_loss_is_the_mean_over_the_counted_pairs(loss: str) -> None:
+    shape = ModelShape(n_items=3, dim=DIM, max_len=4, item_counts=np.ones(4), rating_mean=3.5,
+                       fused_width=6)
+    scorer = MlpScorer(MlpConfig(loss=loss), shape)
+    logits = torch.randn(4, 5, requires_grad=True)
+    labels = torch.randint(0, 2, (4, 5)).float() if loss == "bce" else torch.rand(4, 5) * 5
+    weight = torch.rand(4, 5) > 0.4
+    labels[~weight] = float("nan")  # unrated pairs: never counted, never NaN in the loss
+    ours = scorer.pair_loss(logits, labels, weight)
+    fn = (torch.nn.functional.mse_loss if loss == "mse"
+          else torch.nn.functional.binary_cross_entropy_with_logits)
+    assert ours.item() == pytest.approx(fn(logits[weight], labels[weight]).item(), rel=1e-6)
+    ours.backward()
+    assert logits.grad[~weight].abs().sum() == 0 and logits.grad.isfinite().all()
+    none = scorer.pair_loss(logits, labels, torch.zeros_like(weight))
+    assert none.item() == 0 and none.requires_grad
+
+
 def test_two_stage_recipe_stores_explanations_of_stored_recommendations(tmp_path: Path,
                                                                          run_recipe) -> None:
     outcomes, store = run_recipe(tiny(tmp_path / "runs", *TWO_STAGE))

@@ -4,6 +4,7 @@ softmax with logQ correction, gBCE and SCE."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -152,6 +153,26 @@ def nondeterministic():
 
 def test_the_fused_kernel_is_never_picked_off_cuda() -> None:
     assert not fused_kernel_usable(torch.device("cpu"), torch.bfloat16)
+
+
+def test_a_fused_kernel_that_fails_to_import_falls_back_with_a_warning(monkeypatch) -> None:
+    import types
+
+    from recsys_kit.nn.heads import fused_kernel
+
+    broken = types.ModuleType("cut_cross_entropy")
+
+    def missing(name: str):
+        raise RuntimeError(f"Triton cannot build {name!r} for this GPU")
+
+    broken.__getattr__ = missing
+    monkeypatch.setitem(sys.modules, "cut_cross_entropy", broken)
+    fused_kernel.kernel_function.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="does not import .*torch implementation"):
+            assert fused_kernel.kernel_function() is None
+    finally:
+        fused_kernel.kernel_function.cache_clear()
 
 
 def test_the_fused_kernel_is_never_picked_when_runs_must_be_deterministic(monkeypatch) -> None:
@@ -327,6 +348,20 @@ def test_sce_keeps_a_subset_of_negatives_and_trains_both_sides(mix_states: bool)
     loss, gs, gw = loss_and_grads(lambda a, b, c: sce(a, c, b), s, w, t)
     assert torch.isfinite(loss) and loss.item() < reference(s, w, t).item()  # fewer negatives
     assert gs.abs().sum() > 0 and gw.abs().sum() > 0
+
+
+def test_sce_averages_over_the_states_in_a_bucket_only() -> None:
+    s, w, t = problem(n=40, v=25)
+    sce = ScalableCrossEntropy(1, 10, 25, mix_states=True)  # one bucket: 10 states, all items
+    torch.manual_seed(3)
+    (members,), _ = sce.bucket_members(s.detach(), w.detach())
+    torch.manual_seed(3)
+    loss, gs, _ = loss_and_grads(lambda a, b, c: sce(a, c, b), s, w, t)
+    expected = F.cross_entropy(s.detach()[members] @ w.detach().T, t[members])
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    outside = torch.ones(len(s), dtype=torch.bool)
+    outside[members] = False
+    assert gs[outside].abs().sum() == 0 and gs[members].abs().sum(1).gt(0).all()
 
 
 def test_sce_buckets_hold_the_highest_scoring_items() -> None:

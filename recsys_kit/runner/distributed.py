@@ -106,13 +106,17 @@ class Ranks:
 
         The graph is static (the same parameters take part in every step), which lets DDP
         also handle parameters a loss never touches without searching the graph each step.
+        Buffers are not sent from rank 0 before each step: every rank builds the same ones
+        from the same data (frozen text vectors, sampling probabilities) and none changes
+        while training.
         """
         if not self.active:
             return module
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [device.index] if device.type == "cuda" else None
-        return DistributedDataParallel(module, device_ids=ids, static_graph=True)
+        return DistributedDataParallel(module, device_ids=ids, static_graph=True,
+                                       broadcast_buffers=False)
 
 
 def ranks_from_env(env: dict[str, str] | None = None) -> Ranks:

@@ -34,12 +34,13 @@ def encode_texts(
     model: Any, ids: torch.Tensor, mask: torch.Tensor, pooling: str, batch_size: int
 ) -> torch.Tensor:
     """Pooled states of every row of ``ids``, in batches of similar length (less padding)."""
-    lengths = mask.sum(1)
-    order = torch.argsort(lengths, descending=True)
+    # Lengths read back once per call (not once per batch): each batch is cut to its longest.
+    lengths, order = torch.sort(mask.sum(1).cpu(), descending=True)
+    order = order.to(ids.device)
     out = []
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        width = max(int(lengths[rows].max()), 1)
+        width = max(int(lengths[start]), 1)
         batch_ids, batch_mask = ids[rows, :width], mask[rows, :width]
         hidden = model(input_ids=batch_ids, attention_mask=batch_mask).last_hidden_state
         out.append(pool(hidden, batch_mask, pooling).float())

@@ -7,6 +7,7 @@ everything else uses the torch implementation in ``recsys_kit.nn.heads.full_soft
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from functools import cache
 
@@ -18,10 +19,15 @@ KERNEL_DTYPES = (torch.bfloat16, torch.float16)
 
 @cache
 def kernel_function() -> Callable[..., torch.Tensor] | None:
-    """cut-cross-entropy's ``linear_cross_entropy``, or None when it (or Triton) is missing."""
+    """cut-cross-entropy's ``linear_cross_entropy``, or None when it (or Triton) is missing or
+    does not import (with a warning: then the torch implementation computes the loss)."""
     try:
         from cut_cross_entropy import linear_cross_entropy
     except ImportError:
+        return None
+    except Exception as exc:  # e.g. a Triton its release does not know: fall back, say why
+        warnings.warn(f"cut-cross-entropy is installed but does not import ({exc!r}); the "
+                      "full softmax uses the torch implementation instead.", stacklevel=2)
         return None
     return linear_cross_entropy
 

@@ -44,12 +44,15 @@ class MlpScorer(Scorer):
         self, logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor
     ) -> torch.Tensor:
         """BCE against 0/1 labels, or MSE against ratings, over the pairs where ``weight``
-        (zero, with gradients, when no pair counts)."""
-        if not weight.any():
-            return logits.sum() * 0.0
+        (zero, with gradients, when no pair counts). A weighted mean, not a boolean index:
+        selecting the pairs would wait for the device to count them."""
+        labels = torch.where(weight, labels.float(), 0.0)  # NaN ratings of unused pairs
         if self.config.loss == "mse":
-            return F.mse_loss(logits[weight], labels[weight].float())
-        return F.binary_cross_entropy_with_logits(logits[weight], labels[weight].float())
+            per_pair = F.mse_loss(logits, labels, reduction="none")
+        else:
+            per_pair = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        counted = weight.to(per_pair.dtype)
+        return (per_pair * counted).sum() / counted.sum().clamp(min=1)
 
     def interest(self, logits: torch.Tensor) -> torch.Tensor:
         """What a recommendation's score means: probability (bce) or predicted rating (mse)."""

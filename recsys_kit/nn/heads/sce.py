@@ -74,4 +74,7 @@ class ScalableCrossEntropy(nn.Module):
         per_bucket = torch.logsumexp(logits, dim=2) - bucket_positive
         hardest = torch.full_like(positive, float("-inf")).scatter_reduce(
             0, top_states.flatten(), per_bucket.flatten(), reduce="amax")
-        return hardest[hardest.isfinite()].mean()
+        # A mean over the finite entries without selecting them: a boolean index would wait
+        # for the device to say how many there are.
+        counted = hardest.isfinite()
+        return torch.where(counted, hardest, 0.0).sum() / counted.sum().clamp(min=1)

@@ -93,10 +93,19 @@ def load_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimi
     optimizer.load_state_dict({"state": per_param,
                                "param_groups": json.loads(metadata["param_groups"])})
     torch.set_rng_state(tensors[_RNG + "cpu"])
-    cuda = sorted(k for k in tensors if k.startswith(_RNG + "cuda."))
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+    restore_cuda_rng({int(k.rsplit(".", 1)[1]): v for k, v in tensors.items()
+                      if k.startswith(_RNG + "cuda.")})
     return Progress(**json.loads(metadata["progress"]))
+
+
+def restore_cuda_rng(states: dict[int, torch.Tensor]) -> None:
+    """Give each CUDA device of this machine its saved random state (by device index): a run
+    saved where more GPUs were visible resumes on fewer, and one saved on a CPU on a GPU."""
+    if not states or not torch.cuda.is_available():
+        return
+    for index in range(torch.cuda.device_count()):
+        if index in states:
+            torch.cuda.set_rng_state(states[index], index)
 
 
 def saved_extra(path: Path) -> dict[str, str]:
