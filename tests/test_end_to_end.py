@@ -250,3 +250,23 @@ def test_a_failing_after_run_hook_does_not_fail_the_run(tmp_path: Path) -> None:
     assert outcomes[0].status == "completed"
     _, rows = ResultStore.in_dir(tmp_path / "runs").query("SELECT status FROM runs")
     assert rows == [("completed",)]
+
+
+def test_each_step_selects_its_targets_by_the_host_count(run_recipe, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+
+    from recsys_kit.nn.model import SequenceRecommender
+
+    counts: list[tuple[int | None, int]] = []
+    original = SequenceRecommender.loss
+
+    @functools.wraps(original)
+    def loss(self, history, targets, kept=None):
+        counts.append((kept, int((targets != 0).sum())))
+        return original(self, history, targets, kept)
+
+    monkeypatch.setattr(SequenceRecommender, "loss", loss)
+    run_recipe(tiny(tmp_path / "runs", "train.epochs=2", "train.batch_size=16"))
+    assert len(counts) > 10
+    assert all(kept == on_device for kept, on_device in counts)  # never None, never off

@@ -191,11 +191,15 @@ class SequenceRecommender(nn.Module):
         # F.embedding, not table[history]: its backward is deterministic on every device.
         return self.user(F.embedding(history, table), valid), valid
 
-    def loss(self, history: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, history: torch.Tensor, targets: torch.Tensor, kept: int | None = None
+             ) -> torch.Tensor:
         """Training loss; positions whose target is padding produce no logits at all.
 
         For a masked objective ``history`` and ``targets`` are the same training sequences; a
-        fresh random mask is drawn for every batch.
+        fresh random mask is drawn for every batch. ``kept``, the number of non-padding
+        targets when the caller knows it (the trainer counts them on the host), lets a next-item
+        objective select them without asking the device how many there are: a step without a
+        host synchronisation.
         """
         table = self.item_table()
         if self.masked:
@@ -203,7 +207,9 @@ class SequenceRecommender(nn.Module):
         states, valid = self.encode(history, table)
         states = self.fusion.training_states(states, valid)
         # index_select on flat positions: boolean indexing copies several times slower (CPU)
-        keep = (targets != 0).view(-1).nonzero().squeeze(1)
+        flat = (targets != 0).view(-1)
+        known = kept is not None and not self.masked  # masked: the mask was just drawn
+        keep = (flat.nonzero_static(size=kept) if known else flat.nonzero()).squeeze(1)
         return self.scorer.loss(states.flatten(0, 1).index_select(0, keep),
                                 targets.view(-1).index_select(0, keep), table)
 

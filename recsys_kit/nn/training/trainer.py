@@ -3,6 +3,7 @@ the whole training state saved after every epoch so that a stopped run can resum
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -70,9 +71,21 @@ class LossOf(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, **rows: torch.Tensor) -> torch.Tensor:
-        """``model.loss`` of one batch of rows."""
+    def forward(self, **rows: torch.Tensor | int) -> torch.Tensor:
+        """``model.loss`` of one batch of rows (and ``kept``, when the model takes it)."""
         return self.model.loss(**rows)
+
+
+def targets_per_row(model: SequenceRecommender, rows: dict[str, np.ndarray]
+                    ) -> np.ndarray | None:
+    """How many non-padding targets each row holds, counted once on the host, when the
+    model's loss takes that count per batch (``kept``); else None."""
+    targets = rows.get("targets")
+    if targets is None or targets.ndim != 2:
+        return None
+    if "kept" not in inspect.signature(model.loss).parameters:
+        return None
+    return (targets != 0).sum(1)
 
 
 def compile_encoder(model: SequenceRecommender, settings: TrainSection,
@@ -131,6 +144,7 @@ class Trainer:
         if private is not None:  # DP-SGD: its epochs, clipping and noise; last weights kept
             self.optimizer = private.wrap(self.optimizer)
         self.ranks, self.seed = ranks or Ranks(), seed
+        self._targets_per_row: np.ndarray | None = None  # set by fit
         if private is not None and self.ranks.world_size > 1:
             raise PrivacyError(
                 "train.privacy (DP-SGD) trains in one process: its privacy accounting does not "
@@ -162,7 +176,8 @@ class Trainer:
         n_rows = len(next(iter(rows.values())))
         # One order per epoch from the seed, the same on every rank (each takes its share).
         shuffle = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(n_rows, generator=shuffle).to(self.device)
+        host_order = torch.randperm(n_rows, generator=shuffle)
+        order = host_order.to(self.device)
         bs = self.settings.batch_size
         n_batches = (n_rows + bs - 1) // bs
         bar.reset(task, total=n_batches)
@@ -170,8 +185,9 @@ class Trainer:
         for b in range(n_batches):
             batch = order[b * bs:(b + 1) * bs]
             idx, weight = self._share(batch, rows)
+            kept = self._kept(host_order[b * bs:(b + 1) * bs])
             with autocast(self.device, self.settings.precision):
-                loss = self.step_loss(**{name: col[idx] for name, col in rows.items()})
+                loss = self.step_loss(**{name: col[idx] for name, col in rows.items()}, **kept)
                 if weight is not None:
                     loss = loss * weight
             self.optimizer.zero_grad(set_to_none=True)
@@ -205,6 +221,17 @@ class Trainer:
         local, overall = (targets[idx] != 0).sum(), (targets[batch] != 0).sum()
         return idx, weight + local * self.ranks.world_size / overall.clamp(min=1)
 
+    def _kept(self, batch: torch.Tensor) -> dict[str, int]:
+        """``kept=`` the non-padding targets of this rank's share of ``batch`` (host row
+        indices), counted on the host as ``_share`` takes the share; nothing when the model
+        does not take the count."""
+        if self._targets_per_row is None:
+            return {}
+        share = self.ranks.share(batch)
+        if not len(share):
+            share = batch[:1]
+        return {"kept": int(self._targets_per_row[share.numpy()].sum())}
+
     def _validate(self, epoch: int) -> dict[str, float]:
         try:
             return self.validate()
@@ -236,6 +263,7 @@ class Trainer:
         ``progress`` after :meth:`resume`); reload the best weights."""
         s, p = self.settings, self.progress
         x = {name: to_device(torch.from_numpy(col), self.device) for name, col in rows.items()}
+        self._targets_per_row = targets_per_row(self.model, rows)
         n_rows = len(next(iter(rows.values())))
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
