@@ -270,3 +270,17 @@ def test_each_step_selects_its_targets_by_the_host_count(run_recipe, tmp_path: P
     run_recipe(tiny(tmp_path / "runs", "train.epochs=2", "train.batch_size=16"))
     assert len(counts) > 10
     assert all(kept == on_device for kept, on_device in counts)  # never None, never off
+
+
+def test_gbce_learns_more_than_popularity(run_recipe, tmp_path: Path) -> None:
+    # Regression: gbce used to stall at popularity's level on small catalogues (see
+    # test_losses.py::test_gbce_starts_where_a_constant_score_is_optimal).
+    recipe = tiny(tmp_path / "runs", "data.ingest.params={n_users: 600, n_items: 200, "
+                  "n_topics: 8, min_len: 20, max_len: 40}",
+                  "model.encoders.user.params={layers: 1, heads: 1, dim: 32, max_len: 40}",
+                  "model.scorer={plugin: dot, params: {loss: gbce}}",
+                  "train.epochs=4", "train.patience=4", "train.lr=0.002",
+                  "baselines=[{plugin: popularity}]")
+    outcomes, _ = run_recipe(recipe)
+    gbce, popularity = (o.metrics["ndcg@10"] for o in outcomes)
+    assert gbce > 2 * popularity
