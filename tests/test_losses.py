@@ -340,10 +340,11 @@ def test_binary_losses_draw_negatives_per_block_of_positions() -> None:
     drawn = torch.randint(0, len(w), (3, 3))  # blocks of positions 0-3, 4-7 and 8-9
     with torch.no_grad():
         per_position = drawn[torch.arange(10) // 4]  # (N, K)
-        pos = (s * w[t]).sum(-1)
-        neg = torch.einsum("nd,nkd->nk", s, w[per_position])
+        beta = gbce_beta(6, 3, 0.75)
+        pos = (s * w[t]).sum(-1) + math.log(beta / 3)
+        neg = torch.einsum("nd,nkd->nk", s, w[per_position]) + math.log(beta / 3)
         neg_loss = F.softplus(neg).masked_fill(per_position == t[:, None], 0).sum(-1)
-        manual = ((gbce_beta(6, 3, 0.75) * F.softplus(-pos) + neg_loss) / 4).mean()
+        manual = ((beta * F.softplus(-pos) + neg_loss) / 4).mean()
     assert len({tuple(row) for row in drawn.tolist()}) > 1  # the blocks' draws differ
     assert (per_position == t[:, None]).any()  # and the check covers accidental hits
     assert loss.item() == pytest.approx(manual.item(), rel=1e-6)
