@@ -9,6 +9,9 @@ import shutil
 import pytest
 import torch
 
+from recsys_kit.builtin.encoders import TransformerConfig
+from recsys_kit.errors import RecsysKitError
+from recsys_kit.nn.encoders.sasrec import build_sasrec
 from recsys_kit.nn.training.trainer import LossOf, compile_encoder
 from recsys_kit.recipe.models import TrainSection
 
@@ -42,6 +45,22 @@ def test_compiled_training_reaches_finite_metrics(tiny_recipe, run_recipe) -> No
     outcomes, _ = run_recipe(tiny_recipe, ["train.compile=true", "train.epochs=1"])
     metrics = outcomes[0].metrics
     assert metrics and all(math.isfinite(v) for v in metrics.values())
+
+
+def test_compile_on_a_cpu_without_a_compiler_says_what_to_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CXX", "/nonexistent/g++")
+    with pytest.raises(RecsysKitError, match=r"C\+\+ compiler.*/nonexistent/g\+\+.*compile: false"):
+        compile_encoder(_Model(), TrainSection(compile=True), torch.device("cpu"))
+
+
+def test_a_compiled_sasrec_has_no_graph_breaks() -> None:
+    encoder = build_sasrec(TransformerConfig(layers=1, heads=1, dim=16, max_len=20), None)
+    encoder.train()
+    valid = torch.arange(20)[None, :] >= torch.randint(0, 20, (64, 1))  # left-padded, 64 rows
+    items = torch.randn(64, 20, 16) * valid[..., None]
+    explained = torch._dynamo.explain(encoder)(items, valid)
+    assert explained.graph_break_count == 0, explained.break_reasons
 
 
 def test_loss_module_forwards_to_the_model_loss() -> None:

@@ -94,6 +94,7 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
                               env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
         assert done.returncode == 0, done.stderr[-3000:]
     assert "rank 0 of 2 processes" in done.stderr
+    assert "Warning" not in done.stderr, done.stderr[-3000:]  # e.g. a deprecated DDP option
     single, ranked = _metrics(tmp_path / "one"), _metrics(tmp_path / "two")
     assert single.keys() == ranked.keys() and len(single) == len(_rows(tmp_path / "one"))
     assert {k for k in single if k[0] == "train"}, "no training losses were logged"

@@ -12,6 +12,7 @@ that rank 0 puts in the run's row.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,8 +116,12 @@ class Ranks:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [device.index] if device.type == "cuda" else None
+        # torch 2.13 renamed the switch (and warns about the old name); older releases lack
+        # the new one.
+        new_name = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+        no_buffer_sync = {"forward_sync_buffers" if new_name else "broadcast_buffers": False}
         return DistributedDataParallel(module, device_ids=ids, static_graph=True,
-                                       broadcast_buffers=False)
+                                       **no_buffer_sync)
 
 
 def ranks_from_env(env: dict[str, str] | None = None) -> Ranks:

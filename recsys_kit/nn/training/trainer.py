@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from recsys_kit.errors import NonFiniteError, PrivacyError
+from recsys_kit.errors import NonFiniteError, PrivacyError, RecsysKitError
 from recsys_kit.interrupts import shielded
 from recsys_kit.nn.model import SequenceRecommender
 from recsys_kit.nn.precision import autocast, to_device
@@ -96,12 +98,29 @@ def compile_encoder(model: SequenceRecommender, settings: TrainSection,
     eager: it keeps only the positions with a target, a shape that changes every batch and
     would make the compiler start over."""
     wanted = settings.compile is True or (settings.compile == "auto" and device.type == "cuda")
+    if wanted and device.type == "cpu" and not cpu_compiler():
+        raise RecsysKitError(
+            "train.compile: true compiles the encoder with TorchInductor, which on a CPU needs a "
+            f"C++ compiler, and none was found ({', '.join(compiler_candidates())}). Install "
+            "one (for example `apt install g++`, or Xcode's command line tools on macOS), "
+            "point CXX at it, or set train.compile: false.")
     if wanted:  # dynamic: a short last batch or a ranking batch does not recompile
         # The compiler keeps its own copy of the determinism setting: give it the run's.
         torch.use_deterministic_algorithms(torch.are_deterministic_algorithms_enabled(),
                                            warn_only=True)
         model.user.compile(dynamic=True)
     return wanted
+
+
+def compiler_candidates() -> list[str]:
+    """The C++ compilers TorchInductor would try on a CPU: ``$CXX`` if set, else the usual."""
+    cxx = os.environ.get("CXX")
+    return [cxx] if cxx else ["g++", "c++", "clang++"]
+
+
+def cpu_compiler() -> str | None:
+    """The first of :func:`compiler_candidates` that exists, or None."""
+    return next((path for c in compiler_candidates() if (path := shutil.which(c))), None)
 
 
 class Trainer:
