@@ -32,6 +32,11 @@ class StageConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    def unused_params(self) -> dict[str, str]:
+        """Params the recipe sets that this configuration will not use, each with the reason
+        (the runner warns about them): a choice elsewhere in the params made them moot."""
+        return {}
+
 
 class NoParams(StageConfig):
     """Params model of a stage that takes none."""

@@ -564,3 +564,13 @@ def test_a_direct_recommender_records_no_model_stage_it_ignores(tmp_path: Path) 
                                                                    "model.encoders.item"))]
     assert set(loaded.effective["model"]) == {"encoders", "rerank_top_n"}
     assert set(loaded.effective["model"]["encoders"]) == {"user", "combine"}
+
+
+def test_loss_options_the_chosen_loss_ignores_are_named() -> None:
+    from recsys_kit.builtin.scorers import DotConfig
+
+    config = DotConfig(loss="gbce", sampler="popularity", bucket_items=64, negatives=100)
+    assert set(config.unused_params()) == {"sampler", "bucket_items"}
+    assert "sampled_softmax" in config.unused_params()["sampler"]
+    # A recorded recipe spells out every default: those are never reported.
+    assert DotConfig(**DotConfig(loss="sce").model_dump()).unused_params() == {}

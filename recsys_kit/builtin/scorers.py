@@ -69,6 +69,30 @@ class DotConfig(StageConfig):
     )
 
 
+    def unused_params(self) -> dict[str, str]:
+        """Loss options changed from their defaults that the chosen loss ignores (compared
+        with the default, not "given": a run's recorded recipe spells out every default)."""
+        fields = type(self).model_fields
+        return {name: f"it applies to loss {' or '.join(sorted(losses))}, not {self.loss}"
+                for name, losses in LOSS_OPTIONS.items()
+                if self.loss not in losses and getattr(self, name) != fields[name].default}
+
+
+#: Which losses read each of DotConfig's loss options.
+LOSS_OPTIONS: dict[str, frozenset[str]] = {
+    "negatives": frozenset({"sampled_softmax", "gbce", "bce"}),
+    "negative_block": frozenset({"gbce", "bce"}),
+    "sampler": frozenset({"sampled_softmax"}),
+    "in_batch": frozenset({"sampled_softmax"}),
+    "gbce_t": frozenset({"gbce"}),
+    "buckets": frozenset({"sce"}),
+    "bucket_states": frozenset({"sce"}),
+    "bucket_items": frozenset({"sce"}),
+    "mix_states": frozenset({"sce"}),
+    "kernel": frozenset({"cross_entropy"}),
+}
+
+
 class MlpConfig(StageConfig):
     """MLP scorer over target attention's fused vector: ``I = σ(W·P)``."""
 

@@ -72,6 +72,9 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[Model, int]:
     fusion = make(loaded.stage("model.fusion"))
     shape.fused_width = getattr(fusion, "width", dim)
     scorer = make(loaded.stage("model.scorer"))
+    for name, reason in loaded.stage("model.scorer").config.unused_params().items():
+        ctx.console.print(f"[yellow]warning:[/] model.scorer.params.{name} is set but not used: "
+                          f"{reason}.", highlight=False)
     combine = ItemCombiner(loaded.recipe.model.encoders.combine, len(items), dim)
     retrieval = make(loaded.stages["model.retrieval"]) if (
         "model.retrieval" in loaded.stages) else None
