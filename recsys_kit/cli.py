@@ -110,7 +110,8 @@ def run(
     if nproc is not None:
         from recsys_kit.runner.launch import launch
 
-        raise typer.Exit(launch(nproc, recipe, set_ or [], resume=resume, debug=STATE["debug"]))
+        raise typer.Exit(launch(nproc, recipe, set_ or [], resume=resume, results=results,
+                                debug=STATE["debug"]))
     plugins = _plugins()
     ranks = ranks_from_env()
     with handling_stops(exiting_after=True):
@@ -131,7 +132,7 @@ def run(
     stopped = [o for o in outcomes if o.status == "interrupted"]
     if stopped:
         if ranks.is_main:
-            _say_stopped(stopped[0])
+            _say_stopped(stopped[0], Path(out_dir) / "results.duckdb")
         raise typer.Exit(_stop_exit_code(stopped[0].error))
     failed = [o for o in outcomes if o.error is not None]
     for o in failed[1:]:
@@ -141,14 +142,15 @@ def run(
         raise failed[0].error
 
 
-def _say_stopped(outcome: RunOutcome) -> None:
+def _say_stopped(outcome: RunOutcome, results: Path) -> None:
     """On stderr, whatever the moment of the stop: what stopped the run and how to go on."""
     from recsys_kit.interrupts import StopRequested
+    from recsys_kit.store import resume_command
 
     error = outcome.error
     why = error.describe() if isinstance(error, StopRequested) else "interrupted"
     err.print(f"[yellow]{why}[/]: run {escape(outcome.run_id)} stopped; resume it with "
-              f"`recsys-kit run --resume {escape(outcome.run_id)}`", highlight=False)
+              f"`{escape(resume_command(outcome.run_id, results))}`", highlight=False)
 
 
 def _stop_exit_code(error: BaseException | None) -> int:
@@ -466,20 +468,33 @@ def forget(
 
 
 def main() -> None:
-    """Entry point: run the app, turning user-facing errors into one paragraph and an exit code."""
+    """Entry point: run the app, turning user-facing errors into one paragraph and an exit code.
+
+    Under torchrun, ranks other than 0 exit with their status and say nothing: rank 0 speaks
+    for the run (a rank's own failure reaches it through the note the rank leaves), and the
+    others would repeat its errors, or report the lost connection to a rank that failed as a
+    bug of their own."""
+    import os
+
+    # RANK as torchrun sets it (recsys_kit.runner.distributed reads it too, but imports torch).
+    speaks = "WORLD_SIZE" not in os.environ or os.environ.get("RANK", "0") == "0"
     try:
         app()
     except RecsysKitError as exc:
         if STATE["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        if speaks:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
-        err.print("interrupted")
+        if speaks:
+            err.print("interrupted")
         sys.exit(_stop_exit_code(exc))
     except Exception as exc:
         if STATE["debug"]:
             raise
+        if not speaks:
+            sys.exit(1)
         err.print(
             f"[bold red]unexpected error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}. "
             "This is likely a bug in recsys-kit or a plugin: run again with --debug for the "

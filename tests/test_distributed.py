@@ -160,3 +160,20 @@ def test_one_rank_per_gpu_with_nccl(tmp_path: Path) -> None:
     assert f"on cuda:0 (rank 0 of {nproc} processes)" in done.stderr
     _, runs = ResultStore.in_dir(tmp_path / "nccl").query("SELECT status, device FROM runs")
     assert runs == [("completed", "cuda:0")]
+
+
+def test_nproc_checks_the_recipe_before_starting_ranks(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, "bad")
+    done = subprocess.run([sys.executable, "-m", "recsys_kit", "run", "--nproc", "2",
+                           str(recipe), "--set", "train.epochz=3"],
+                          env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 2  # as in one process
+    assert done.stderr.count("unknown key 'epochz'") == 1 and "Traceback" not in done.stderr
+
+
+def test_the_launcher_reports_rank_zeros_status_as_a_shell_would() -> None:
+    from recsys_kit.runner.launch import failure_status
+
+    assert failure_status({0: 130, 1: 130}) == 130  # Ctrl-C
+    assert failure_status({1: 1}) == 1  # another rank failed; rank 0 was stopped for it
+    assert failure_status({1: -9}) == 137  # killed (kill -9, out of memory)

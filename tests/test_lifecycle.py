@@ -163,7 +163,9 @@ def test_repeated_signals_leave_an_interrupted_run_with_its_checkpoint(
     [(run_id, status, best, error)] = rows(store, "SELECT run_id, status, best_epoch, error "
                                                   "FROM runs")
     # stderr (not only the outcome table on stdout) says what happened and how to go on.
-    assert f"resume it with `recsys-kit run --resume {run_id}`" in " ".join(stderr.split())
+    # The run wrote elsewhere than runs/: the hint names its results file.
+    assert (f"resume it with `recsys-kit run --resume {run_id} --results"
+            in " ".join(stderr.split()))
     assert status == "interrupted" and best is not None
     assert signal.Signals(sig).name in error
     assert {n for (n,) in rows(store, "SELECT name FROM artifacts")} >= {"best", "last"}

@@ -138,3 +138,11 @@ def test_dataset_is_stored_once_per_key(store: ResultStore) -> None:
     store.write_dataset("k", *args)
     store.write_dataset("k", *args)
     assert store.query("SELECT count(*) FROM interactions")[1] == [(2,)]
+
+
+def test_the_resume_hint_names_a_results_file_that_is_not_the_default() -> None:
+    from recsys_kit.store import resume_command
+
+    assert resume_command("R1", Path("runs/results.duckdb")) == "recsys-kit run --resume R1"
+    assert resume_command("R1", "out/results.duckdb") == (
+        "recsys-kit run --resume R1 --results out/results.duckdb")

@@ -1,40 +1,76 @@
-"""``recsys-kit run --nproc N``: start torchrun on this machine with N processes running the
-same command, and wait for it."""
+"""``recsys-kit run --nproc N``: check the recipe, then start N processes on this machine with
+PyTorch's elastic launcher (what ``torchrun --standalone`` runs), each running the same
+command, and wait for them.
+
+The launcher runs in this process rather than as a ``torchrun`` subprocess so that a stop or a
+failure ends as one paragraph and the exit status of a one-process run: the ranks say what
+happened (rank 0 for the run, see ``recsys_kit.cli``), and torchrun's own traceback and banner
+are left out (``--debug`` keeps them).
+"""
 
 from __future__ import annotations
 
-import subprocess
+import logging
+import os
 import sys
+import uuid
 from pathlib import Path
 
 from recsys_kit.errors import RecsysKitError
+from recsys_kit.store.results import DEFAULT_RESULTS, resume_command
+
+#: The launcher's loggers: their warnings and failure reports repeat what the ranks say.
+LAUNCHER_LOGGERS = ("torch.distributed.elastic", "torch.distributed.launcher")
 
 
-def torchrun_command(nproc: int, recipe: Path | None, overrides: list[str], *,
-                     resume: str | None = None, debug: bool = False) -> list[str]:
-    """The torchrun command line: one node (``--standalone`` picks a free local port), N
-    processes, each ``python -m recsys_kit run`` with the same arguments."""
-    if resume is not None:
-        raise RecsysKitError(
-            f"--resume runs in one process: drop --nproc (`recsys-kit run --resume {resume}`); "
-            "the checkpoints of a run trained with several processes load the same.")
-    assert recipe is not None
-    args = ["--debug"] if debug else []
-    args += ["run", str(recipe)]
+def worker_args(recipe: Path, overrides: list[str], *, debug: bool = False) -> list[str]:
+    """What each rank runs: ``python -m recsys_kit [--debug] run RECIPE --set ...``."""
+    args = ["-m", "recsys_kit", *(["--debug"] if debug else []), "run", str(recipe)]
     for item in overrides:
         args += ["--set", item]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc-per-node={nproc}", "-m", "recsys_kit", *args]
+    return args
 
 
 def launch(nproc: int, recipe: Path | None, overrides: list[str], *,
-           resume: str | None = None, debug: bool = False) -> int:
-    """Run torchrun and return its exit status. Ctrl-C reaches the workers too (they share
-    the terminal): this process keeps waiting while they stop cleanly and mark the run."""
-    command = torchrun_command(nproc, recipe, overrides, resume=resume, debug=debug)
-    with subprocess.Popen(command) as proc:
-        while True:
-            try:
-                return proc.wait()
-            except KeyboardInterrupt:
-                continue
+           resume: str | None = None, results: Path = DEFAULT_RESULTS,
+           debug: bool = False) -> int:
+    """Check the recipe, run ``nproc`` ranks on this machine and return the exit status: 0,
+    rank 0's status (1 for a failed run, 130 after Ctrl-C), or another rank's when rank 0's
+    is unknown. Ctrl-C reaches the ranks too (they share the terminal) and they stop
+    cleanly and mark the run."""
+    from recsys_kit.plugins import make_plugins
+    from recsys_kit.recipe import load_recipe
+
+    if resume is not None:
+        raise RecsysKitError(
+            f"--resume runs in one process: drop --nproc (`{resume_command(resume, results)}`); "
+            "the checkpoints of a run trained with several processes load the same.")
+    assert recipe is not None
+    load_recipe(recipe, make_plugins().registry, overrides)  # a bad recipe stops here, once
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    if not debug:  # torch gives each of its loggers a level of its own: set every one
+        for name in [*LAUNCHER_LOGGERS, *logging.root.manager.loggerDict]:
+            if name.startswith(LAUNCHER_LOGGERS):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+    if nproc > 1:  # as torchrun does: N processes must not each start a thread per core
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+    config = LaunchConfig(
+        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"recsys-kit-{uuid.uuid4()}",
+        rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1)
+    try:
+        elastic_launch(config, sys.executable)(*worker_args(recipe, overrides, debug=debug))
+    except ChildFailedError as exc:
+        return failure_status({rank: failure.exitcode for rank, failure in exc.failures.items()})
+    except SignalException as exc:
+        return 128 + int(exc.sigval)
+    return 0
+
+
+def failure_status(exit_codes: dict[int, int]) -> int:
+    """The launcher's exit status from the ranks' (negative: killed by that signal): rank 0's
+    when it failed, else the first failing rank's, as a shell reports it (128 + signal)."""
+    code = exit_codes.get(0, next(iter(sorted(exit_codes.items())), (0, 1))[1])
+    return 128 - code if code < 0 else code

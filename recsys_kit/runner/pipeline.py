@@ -45,7 +45,7 @@ from recsys_kit.runner.heartbeat import Heartbeat
 from recsys_kit.runner.modelling import ModelResult, fit_and_evaluate
 from recsys_kit.runner.rolling import RollingRounds, RoundTag, rolling_config
 from recsys_kit.serving.bundle import save_bundle
-from recsys_kit.store import ResultStore
+from recsys_kit.store import RESULTS_FILE, ResultStore, resume_command
 from recsys_kit.store.liveness import this_host
 
 #: Statuses a run may be resumed from.
@@ -323,8 +323,8 @@ class Runner:
             why = (exc.describe() if isinstance(exc, StopRequested) else
                    StopRequested(stop_requested() or "SIGINT").describe())
             store.finish_run(ctx.run_id, "interrupted", best_epoch=result.best_epoch,
-                             error=f"{why}; resume it with `recsys-kit run --resume "
-                                   f"{ctx.run_id}`")
+                             error=f"{why}; resume it with "
+                                   f"`{resume_command(ctx.run_id, ctx.out_dir / RESULTS_FILE)}`")
             self._call_hook(hook.after_run, run=ctx, status="interrupted", metrics={})
         else:
             assert exc is not None

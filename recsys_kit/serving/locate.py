@@ -8,7 +8,7 @@ from typing import Any
 
 from recsys_kit.errors import RecsysKitError
 from recsys_kit.serving.bundle import BUNDLE, RUN_FILE, read_description
-from recsys_kit.store import RESULTS_FILE, ResultStore
+from recsys_kit.store import RESULTS_FILE, ResultStore, resume_command
 
 #: The run id that means "the most recent completed run that is not a baseline".
 LATEST = "latest"
@@ -82,11 +82,11 @@ def _from_results(run_id: str, results: Path, purpose: str) -> RunFiles:
     row = run_row(store, run_id)
     run_id = row["run_id"]
     if row["status"] != "completed":
+        resume = resume_command(run_id, results)
         why = {"running": "it is still running", "failed": "it failed",
-               "interrupted": "it was interrupted (resume it with `recsys-kit run --resume "
-                              f"{run_id}`)", "lost": "its process vanished (resume it with "
-                              f"`recsys-kit run --resume {run_id}`)"}.get(row["status"],
-                                                                          row["status"])
+               "interrupted": f"it was interrupted (resume it with `{resume}`)",
+               "lost": f"its process vanished (resume it with `{resume}`)"}.get(
+                   row["status"], row["status"])
         raise RecsysKitError(f"Run {run_id} cannot {purpose}: {why}. Only a completed run "
                              "can.")
     folder = _bundle_folder(store, run_id, results)

@@ -16,6 +16,15 @@ from recsys_kit.store.journal import Journal
 from recsys_kit.store.liveness import owner_alive
 
 RESULTS_FILE = "results.duckdb"
+#: Where `recsys-kit run --resume` (and the other commands) look when --results is not given.
+DEFAULT_RESULTS = Path("runs") / RESULTS_FILE
+
+
+def resume_command(run_id: str, results: str | Path) -> str:
+    """The command that resumes ``run_id`` from the results file ``results``: with --results
+    unless that is where the command looks by default."""
+    where = "" if Path(results) == DEFAULT_RESULTS else f" --results {results}"
+    return f"recsys-kit run --resume {run_id}{where}"
 
 #: Forward-only migrations: version -> SQL file in this package. Never edit a released one.
 MIGRATIONS: dict[int, str] = {1: "schema_v1.sql", 2: "schema_v2.sql", 3: "schema_v3.sql"}
@@ -92,7 +101,7 @@ class ResultStore:
                     con, run_id=run_id, status="lost", best_epoch=None, at=stamp,
                     error=f"The process that ran it ({f'pid {pid} on {host}' if pid else 'unknown'}"
                           ") ended without finishing it (killed, crashed or power loss). Resume "
-                          f"it with `recsys-kit run --resume {run_id}`.",
+                          f"it with `{resume_command(run_id, self.path)}`.",
                     keep_best_epoch=True)
         return [run_id for run_id, _, _ in lost]
 
