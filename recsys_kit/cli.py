@@ -149,7 +149,7 @@ def _say_stopped(outcome: RunOutcome, results: Path) -> None:
 
     error = outcome.error
     why = error.describe() if isinstance(error, StopRequested) else "interrupted"
-    err.print(f"[yellow]{why}[/]: run {escape(outcome.run_id)} stopped; resume it with "
+    err.print(f"[yellow]{escape(why)}[/]: run {escape(outcome.run_id)} stopped; resume it with "
               f"`{escape(resume_command(outcome.run_id, results))}`", highlight=False)
 
 

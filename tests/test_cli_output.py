@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
@@ -58,3 +59,17 @@ def test_piped_plugins_keep_each_description_on_one_line() -> None:
     sasrec = next(line for line in out.splitlines() if line.strip().startswith("sasrec "))
     assert sasrec.split(None, 1)[1] == "SASRec: causal transformer, every position trained at once."
     assert all("\x1b" not in line for line in out.splitlines())
+
+
+def test_a_stop_message_with_brackets_is_printed_as_text(capsys) -> None:
+    from types import SimpleNamespace
+
+    from recsys_kit import cli
+    from recsys_kit.runner.distributed import RankVanished
+
+    seen = RuntimeError("[/__w/pytorch/third_party/gloo/pair.cc:537] Connection reset by peer")
+    cli._say_stopped(SimpleNamespace(run_id="R1", error=RankVanished(seen)),
+                     Path("out/results.duckdb"))
+    printed = " ".join(capsys.readouterr().err.split())
+    assert "[/__w/pytorch/third_party/gloo/pair.cc:537]" in printed  # was a MarkupError
+    assert "--resume R1 --results out/results.duckdb" in printed

@@ -177,3 +177,55 @@ def test_the_launcher_reports_rank_zeros_status_as_a_shell_would() -> None:
     assert failure_status({0: 130, 1: 130}) == 130  # Ctrl-C
     assert failure_status({1: 1}) == 1  # another rank failed; rank 0 was stopped for it
     assert failure_status({1: -9}) == 137  # killed (kill -9, out of memory)
+
+
+def test_a_lost_peer_is_told_apart_from_a_bug() -> None:
+    from recsys_kit.runner.distributed import RankVanished, lost_peer
+
+    gloo = RuntimeError("[gloo/transport/tcp/pair.cc:537] Read error: Connection reset by peer")
+    assert lost_peer(gloo) and lost_peer(torch.distributed.DistBackendError("NCCL aborted"))
+    assert not lost_peer(RuntimeError("shape mismatch")) and not lost_peer(None)
+    assert "Connection reset by peer" in RankVanished(gloo).describe()
+
+
+def _rank_one_of(launcher: int) -> int | None:
+    """The pid of rank 1 among the launcher's children (torchrun sets RANK in its env)."""
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            variables = environ.read_bytes().split(b"\0")
+            parent = int((environ.parent / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"RANK=1" in variables and parent == launcher:
+            return int(environ.parent.name)
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds ranks through /proc")
+def test_a_rank_killed_without_a_word_stops_the_run_resumably(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, "kill")
+    recipe.write_text(recipe.read_text().replace("epochs: 3", "epochs: 500")
+                      .replace("patience: 3", "patience: 500"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recsys_kit", "run", "--nproc", "2", str(recipe)], env=_env(),
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:
+            if line.startswith("epoch   2"):
+                rank_one = _rank_one_of(proc.pid)
+                assert rank_one is not None
+                os.kill(rank_one, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+                break
+        stderr = proc.stderr.read()
+        # 137 as a rule; 130 when the launcher's SIGTERM reaches rank 0 while it is already
+        # stopping for the broken collective (the run's row is the same either way).
+        assert proc.wait(timeout=TIMEOUT_S) in (128 + signal.SIGKILL, 128 + signal.SIGINT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "rank 1 of 2 was killed by SIGKILL" in stderr and "Traceback" not in stderr
+    _, runs = ResultStore.in_dir(tmp_path / "kill").query("SELECT status, error FROM runs")
+    assert [status for status, _ in runs] == ["interrupted"]
+    assert "another rank ended without a word" in runs[0][1] and "--resume" in runs[0][1]

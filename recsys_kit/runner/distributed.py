@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 
 from recsys_kit.errors import RecsysKitError
+from recsys_kit.interrupts import StopRequested
 from recsys_kit.ranking import Ranking
 
 T = TypeVar("T")
@@ -210,6 +211,35 @@ def note_stop(folder: Path, ranks: Ranks, status: str, message: str) -> None:
         stop_note(folder, ranks.rank, status).write_text(message, encoding="utf-8")
     except OSError:
         pass
+
+
+#: What Gloo says when the rank at the other end of a collective is gone.
+_PEER_GONE = ("Connection reset by peer", "Connection closed by peer", "Broken pipe")
+
+
+def lost_peer(error: BaseException | None) -> bool:
+    """Whether ``error`` is a collective step failing because another rank is gone: NCCL's
+    and the store's errors are ``DistError``; Gloo raises a RuntimeError naming the peer."""
+    if isinstance(error, dist.DistError):
+        return True
+    return isinstance(error, RuntimeError) and any(text in str(error) for text in _PEER_GONE)
+
+
+class RankVanished(StopRequested):
+    """Rank 0 stopped because another rank ended without leaving a note: killed (SIGKILL, out
+    of memory) or crashed. Rank 0 sees a broken collective step or the launcher's SIGTERM.
+    The run stops like an interrupted one: its checkpoints are kept and it resumes."""
+
+    def __init__(self, seen: BaseException | None) -> None:
+        super().__init__("SIGKILL")
+        self.seen = seen
+
+    def describe(self) -> str:
+        """What stopped the run, for ``runs.error``."""
+        seen = "" if isinstance(self.seen, StopRequested) or self.seen is None else (
+            f" (rank 0 saw {type(self.seen).__name__}: {str(self.seen).splitlines()[0][:200]})")
+        return ("stopped because another rank ended without a word: killed (SIGKILL, for "
+                "example out of memory) or crashed" + seen)
 
 
 def stops_noted(folder: Path, ranks: Ranks) -> tuple[str, str] | None:

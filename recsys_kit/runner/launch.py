@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import uuid
 from pathlib import Path
@@ -63,7 +64,12 @@ def launch(nproc: int, recipe: Path | None, overrides: list[str], *,
     try:
         elastic_launch(config, sys.executable)(*worker_args(recipe, overrides, debug=debug))
     except ChildFailedError as exc:
-        return failure_status({rank: failure.exitcode for rank, failure in exc.failures.items()})
+        codes = {rank: failure.exitcode for rank, failure in exc.failures.items()}
+        for rank, code in sorted(codes.items()):
+            if code < 0:  # it could not say so itself
+                print(f"rank {rank} of {nproc} was killed by {signal.Signals(-code).name}",
+                      file=sys.stderr)
+        return failure_status(codes)
     except SignalException as exc:
         return 128 + int(exc.sigval)
     return 0

@@ -36,6 +36,8 @@ from recsys_kit.runner.context import RunContext, resolve_device, seed_everythin
 from recsys_kit.runner.data_stages import PreparedData, prepare_data
 from recsys_kit.runner.distributed import (
     NotWriting,
+    RankVanished,
+    lost_peer,
     note_stop,
     ranks_from_env,
     start,
@@ -304,6 +306,7 @@ class Runner:
                 note_stop(ctx.artifacts_dir, self.ranks, "interrupted",
                           getattr(outcome.error, "signal_name", "SIGINT"))
             return
+        noted = None
         if self.ranks.world_size > 1 and outcome.status != "completed":
             # Another rank's stop reaches rank 0 as a broken collective or torchrun's SIGTERM:
             # the note that rank left says what happened.
@@ -312,6 +315,9 @@ class Runner:
                 outcome.status, outcome.error = "failed", RecsysKitError(noted[1])
             elif noted and outcome.status == "failed":
                 outcome.status, outcome.error = "interrupted", StopRequested(noted[1])
+            elif noted is None and (lost_peer(outcome.error) or getattr(
+                    outcome.error, "signal_name", None) == "SIGTERM"):
+                outcome.status, outcome.error = "interrupted", RankVanished(outcome.error)
         hook, exc = self.plugins.hook, outcome.error
         if outcome.status == "completed":
             store.finish_run(ctx.run_id, "completed", best_epoch=result.best_epoch)
