@@ -116,6 +116,22 @@ def test_parquet_nan_and_infinite_doubles(tmp_path: Path) -> None:
     assert kept(run_files(path, on_bad_rows="skip")) == 2
 
 
+@pytest.mark.parametrize(("mapping", "text"), [
+    ({"item_id": "tags"}, "'tags', mapped to item_id, holds VARCHAR[] values"),
+    ({"user_id": "meta"}, "'meta', mapped to user_id, holds STRUCT"),
+    ({"rating": "seen"}, "'seen', mapped to rating, holds TIMESTAMP values"),
+])
+def test_parquet_columns_of_the_wrong_kind_are_refused(tmp_path: Path, mapping: dict[str, str],
+                                                        text: str) -> None:
+    path = tmp_path / "events.parquet"
+    with duckdb.connect() as con:
+        con.execute("COPY (SELECT '1' AS user_id, 'a' AS item_id, ['x', 'y'] AS tags, "
+                    "{'k': 1} AS meta, TIMESTAMP '2024-01-01' AS seen, 4.0 AS rating "
+                    f"FROM range(3)) TO '{path}'")
+    with pytest.raises(DataError, match=re.escape(text) + ".*interactions.mapping"):
+        run_files(path, {"mapping": mapping})
+
+
 @pytest.fixture(scope="module")
 def gzip_bytes() -> bytes:
     """A gzip file big enough that half of it, or one flipped byte, is damage."""

@@ -228,6 +228,28 @@ def _column(raw: Raw, name: str, role: str) -> tuple[str, str]:
     return raw.columns[name]
 
 
+#: Column types that hold more than one value per row (DuckDB's names).
+NESTED = ("STRUCT", "MAP", "UNION")
+#: Column types of points and spans of time: a timestamp, never a rating or a weight.
+TEMPORAL = ("TIMESTAMP", "DATE", "TIME", "INTERVAL")
+
+
+def _check_type(raw: Raw, name: str, role: str, dtype: str) -> None:
+    """Refuse a typed (Parquet) column whose type cannot hold ``role``: a list or struct for
+    any of them, a date-time for a rating or weight. Row by row, such values would convert
+    without a complaint (a list's text becomes an id, a date-time its epoch seconds)."""
+    if dtype.endswith("]") or dtype.startswith(NESTED):
+        what = f"{dtype} values (several values in each row)"
+    elif role in ("rating", "weight") and dtype.startswith(TEMPORAL):
+        what = f"{dtype} values (points in time; the timestamp is interactions.mapping.ts)"
+    else:
+        return
+    raise DataError(
+        f"{raw.file}: column '{name}', mapped to {role}, holds {what}, but {role} takes one "
+        f"{'id' if role.endswith('_id') else 'number'} per row. Map another column with "
+        f"interactions.mapping.{role}; its columns: {', '.join(raw.columns)}.")
+
+
 def _number(expr: str, dtype: str, is_ts: bool) -> str:
     """SQL turning a column into DOUBLE: numbers as they are, date-times as epoch seconds."""
     if dtype.startswith(NUMERIC):
@@ -296,6 +318,8 @@ def read_interactions(ctx: DataContext, src: InteractionsSource, policy: str) ->
                             f"{', '.join(raw.columns)}). Set interactions.mapping.{need} to the "
                             "column that holds it, or check the columns, header and delimiter.")
     cols = {c: _column(raw, s, c) for c, s in mapping.items()}
+    for c, (_, dtype) in cols.items():
+        _check_type(raw, mapping[c], c, dtype)
     select, arms = [], ""
     for c in ("user_id", "item_id"):
         text = f"CAST({cols[c][0]} AS VARCHAR)"
