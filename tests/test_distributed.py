@@ -229,3 +229,9 @@ def test_a_rank_killed_without_a_word_stops_the_run_resumably(tmp_path: Path) ->
     _, runs = ResultStore.in_dir(tmp_path / "kill").query("SELECT status, error FROM runs")
     assert [status for status, _ in runs] == ["interrupted"]
     assert "another rank ended without a word" in runs[0][1] and "--resume" in runs[0][1]
+
+
+def test_signals_are_named_for_the_killed_rank_line() -> None:
+    from recsys_kit.runner.launch import signal_name
+
+    assert signal_name(9) == "SIGKILL" and signal_name(999) == "signal 999"

@@ -67,7 +67,7 @@ def launch(nproc: int, recipe: Path | None, overrides: list[str], *,
         codes = {rank: failure.exitcode for rank, failure in exc.failures.items()}
         for rank, code in sorted(codes.items()):
             if code < 0:  # it could not say so itself
-                print(f"rank {rank} of {nproc} was killed by {signal.Signals(-code).name}",
+                print(f"rank {rank} of {nproc} was killed by {signal_name(-code)}",
                       file=sys.stderr)
         return failure_status(codes)
     except SignalException as exc:
@@ -80,3 +80,11 @@ def failure_status(exit_codes: dict[int, int]) -> int:
     when it failed, else the first failing rank's, as a shell reports it (128 + signal)."""
     code = exit_codes.get(0, next(iter(sorted(exit_codes.items())), (0, 1))[1])
     return 128 - code if code < 0 else code
+
+
+def signal_name(number: int) -> str:
+    """``SIGKILL`` for 9; the number itself for one this platform does not name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
