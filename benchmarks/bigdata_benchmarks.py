@@ -102,7 +102,8 @@ def one_size(rows: int, folder: Path, memory_limit: str) -> None:
 
 def main() -> None:
     """Run each size in a fresh process and print one table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000_000])
     parser.add_argument("--memory-limit", default="8GB")
     parser.add_argument("--dir", type=Path, default=ROOT / "benchmarks" / "out" / "bigdata")

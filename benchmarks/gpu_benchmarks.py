@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sasrec_benchmarks import recipe_figures, run_each
+from sasrec_benchmarks import exit_if_help, recipe_figures, run_each
 
 from recsys_kit import hookspecs
 
@@ -263,6 +263,7 @@ def fmt(value: float | None, spec: str) -> str:
 
 def main(argv: list[str]) -> None:
     """Run the named benchmarks (default: all), each in its own process; print tables."""
+    exit_if_help(argv, __doc__)
     if len(argv) >= 2 and argv[0] == "--one":
         name, out_dir, rest = argv[1], Path(argv[2]), argv[3:]
         result = (output_layer(options(rest)[0]) if name == "output-layer"

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sasrec_benchmarks import ROOT, recipe_figures, run_each
+from sasrec_benchmarks import ROOT, exit_if_help, recipe_figures, run_each
 
 ID_ONLY = "model.encoders.item=[{plugin: id_embedding}]"
 NO_BASELINES = "baselines=[]"
@@ -111,6 +111,7 @@ def summary(result: dict) -> str:
 
 def main(argv: list[str]) -> None:
     """Run the named benchmarks (default: all), each in its own process."""
+    exit_if_help(argv, __doc__)
     if len(argv) == 3 and argv[0] == "--one":
         print("RESULT " + json.dumps(run_one(argv[1], Path(argv[2]))), flush=True)
         return

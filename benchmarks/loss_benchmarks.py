@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sasrec_benchmarks import recipe_figures, run_each
+from sasrec_benchmarks import exit_if_help, recipe_figures, run_each
 
 RECIPE = "recipes/synthetic-200k-sasrec.yaml"
 LOSSES = ["cross_entropy", "sampled_softmax", "gbce", "sce"]
@@ -62,6 +62,7 @@ def options(argv: list[str]) -> tuple[int, int, list[str]]:
 
 def main(argv: list[str]) -> None:
     """Run the named losses (default: all) each in its own process; print a table."""
+    exit_if_help(argv, __doc__)
     if len(argv) >= 2 and argv[0] == "--one":
         print("RESULT " + json.dumps(run_one(argv[1], Path(argv[2]), argv[3:])), flush=True)
         return

@@ -106,6 +106,13 @@ def run_one(name: str, out_dir: Path, extra: list[str]) -> dict[str, object]:
     }
 
 
+def exit_if_help(argv: list[str], doc: str | None) -> None:
+    """Print the script's docstring and exit for -h/--help (these scripts read argv by hand)."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print((doc or "").strip())
+        raise SystemExit(0)
+
+
 def run_each(script: str, names: list[str], extra: list[str]) -> list[dict]:
     """Run ``script --one NAME OUT_DIR [extra]`` per benchmark, each in a fresh process (so
     peak memory is its own); print and return each one's RESULT line."""
@@ -125,6 +132,7 @@ def run_each(script: str, names: list[str], extra: list[str]) -> list[dict]:
 
 def main(argv: list[str]) -> None:
     """Run the named benchmarks (default: all) each in its own process; print a table."""
+    exit_if_help(argv, __doc__)
     if len(argv) >= 2 and argv[0] == "--one":
         out = Path(argv[2])
         print("RESULT " + json.dumps(run_one(argv[1], out, argv[3:])), flush=True)
