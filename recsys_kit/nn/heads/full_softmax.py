@@ -88,7 +88,9 @@ class _KeptLogits(torch.autograd.Function):
         scale = grad_out.float() / len(grad)
         states_dtype, items_dtype = ctx.dtypes
         grad_states = ((grad @ w).float() * scale).to(states_dtype)
-        grad_items = ((grad.T @ s).float() * scale).to(items_dtype)
+        # (s.T @ grad).T, not grad.T @ s: the same product, a third faster on a CPU (oneDNN
+        # reads the big operand in its stored order).
+        grad_items = ((s.T @ grad).T.float() * scale).to(items_dtype)
         return grad_states, grad_items, None, None, None
 
 
