@@ -187,3 +187,20 @@ def test_headless_modules_do_not_import_textual() -> None:
             "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_vanished_run_says_how_to_resume_it_from_this_file(tmp_path: Path) -> None:
+    from recsys_kit.store import ResultStore
+    from recsys_kit.store.liveness import this_host
+
+    results = tmp_path / "elsewhere" / "results.duckdb"
+    store = ResultStore(results)
+    store.migrate()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid of this host that no longer runs
+    store.start_run(run_id="r1", name="gone", recipe={}, source="gone.yaml", versions={},
+                    device="cpu", seed=1, monitor="ndcg@10", plugins=[], pid=dead.pid,
+                    host=this_host())
+    detail = Reader(results).run("r1")
+    assert detail is not None and detail.status == "lost"
+    assert f"recsys-kit run --resume r1 --results {results}" in detail.error

@@ -71,7 +71,7 @@ class Reader:
 
     def run(self, run_id: str, wait_s: float | None = None) -> RunDetail | None:
         """One run's details."""
-        return self._read(runs.run_detail, run_id, wait_s=wait_s)
+        return self._read(runs.run_detail, run_id, self.path, wait_s=wait_s)
 
     def sweep(self, sweep_id: str, wait_s: float | None = None) -> SweepDetail | None:
         """One sweep with its trials."""

@@ -6,18 +6,19 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from recsys_kit.store.liveness import shown_status
-from recsys_kit.store.results import now
+from recsys_kit.store.results import DEFAULT_RESULTS, now, resume_command
 from recsys_kit.tui.formatting import metric_key
 from recsys_kit.tui.queries.sweeps import trial_tags
 
 #: The error shown for a run whose process vanished before any writer recorded it.
 LOST_NOTE = ("The process that ran it is gone (killed, crashed or power loss); the next run "
-             "records it as lost. Resume it with `recsys-kit run --resume {run_id}`.")
+             "records it as lost. Resume it with `{resume}`.")
 #: Per-epoch training timings (split 'train'), shown as one line rather than as metrics.
 TIMINGS = ("epoch_seconds", "eval_seconds", "sequences_per_s")
 
@@ -154,8 +155,9 @@ def _loads(text: str | None) -> Any:
         return {"unreadable": text}
 
 
-def run_detail(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail | None:
-    """One run, or None when there is no run with this id."""
+def run_detail(con: duckdb.DuckDBPyConnection, run_id: str,
+               results: Path = DEFAULT_RESULTS) -> RunDetail | None:
+    """One run of the results file ``results``, or None when there is no run with this id."""
     row = con.execute(
         "SELECT run_id, name, status, started_at, duration_s, device, seed, monitor, best_epoch, "
         "data_key, parent_run_id, error, recipe, versions, pid, host, heartbeat_at FROM runs "
@@ -165,7 +167,8 @@ def run_detail(con: duckdb.DuckDBPyConnection, run_id: str) -> RunDetail | None:
         return None
     status = shown_status(row[2], *row[14:], now())
     if status != row[2]:
-        row = (*row[:2], status, *row[3:11], LOST_NOTE.format(run_id=run_id), *row[12:])
+        note = LOST_NOTE.format(resume=resume_command(run_id, results))
+        row = (*row[:2], status, *row[3:11], note, *row[12:])
     monitor, best = row[7], row[8]
     series = con.execute(
         "SELECT split, epoch, metric, k, value FROM metrics WHERE run_id = ? AND epoch IS NOT NULL "
