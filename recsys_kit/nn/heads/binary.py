@@ -14,7 +14,7 @@ gbce adds one learned offset to every score, initialised to ``log(β / k)``: the
 optimal when every item scores the same. Ranking ignores it. Without it the first steps,
 ``k`` negatives pushing down against one positive, move every item vector along one shared
 direction; with the item vectors shared by the input, that direction swamps what tells items
-apart, and the model stalled at popularity's level (ML-1M: test NDCG@10 0.02 after 12 epochs;
+apart, and the model stalled at popularity's level (ML-1M: validation NDCG@10 0.02 after 12 epochs;
 with the offset 0.13 after 5). Initialising a bias to the prior is the usual remedy for such an
 imbalance (RetinaNet's prior probability).
 
