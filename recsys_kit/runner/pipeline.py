@@ -215,7 +215,7 @@ class Runner:
         started = time.perf_counter()
         verb = f"resuming (attempt {attempt})" if resumed else "run"
         ranks = (f" (rank 0 of {self.ranks.world_size} processes)"
-                 if self.ranks.launched else "")
+                 if self.ranks.world_size > 1 else "")
         self.console.print(f"[bold]{verb}[/] {run_id} on {device}{ranks}")
         with Heartbeat(store, run_id) if main else contextlib.nullcontext():
             self._execute(ctx, store, outcome, prepared, resumed, parent, tag)
