@@ -132,7 +132,7 @@ def run(
     stopped = [o for o in outcomes if o.status == "interrupted"]
     if stopped:
         if ranks.is_main:
-            _say_stopped(stopped[0], Path(out_dir) / "results.duckdb")
+            _say_stopped(stopped[0], Path(out_dir))
         raise typer.Exit(_stop_exit_code(stopped[0].error))
     failed = [o for o in outcomes if o.error is not None]
     for o in failed[1:]:
@@ -142,15 +142,16 @@ def run(
         raise failed[0].error
 
 
-def _say_stopped(outcome: RunOutcome, results: Path) -> None:
+def _say_stopped(outcome: RunOutcome, out_dir: Path) -> None:
     """On stderr, whatever the moment of the stop: what stopped the run and how to go on."""
     from recsys_kit.interrupts import StopRequested
-    from recsys_kit.store import resume_command
+    from recsys_kit.store import RESULTS_FILE, resume_command
 
     error = outcome.error
     why = error.describe() if isinstance(error, StopRequested) else "interrupted"
     err.print(f"[yellow]{escape(why)}[/]: run {escape(outcome.run_id)} stopped; resume it with "
-              f"`{escape(resume_command(outcome.run_id, results))}`", highlight=False)
+              f"`{escape(resume_command(outcome.run_id, out_dir / RESULTS_FILE))}`",
+              highlight=False)
 
 
 def _stop_exit_code(error: BaseException | None) -> int:

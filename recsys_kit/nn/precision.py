@@ -93,8 +93,11 @@ def attention_dtype(device: torch.device, dtype: torch.dtype) -> torch.dtype:
 
 
 def length_groups(device: torch.device) -> int:
-    """How many groups of similar length a batch of histories is encoded in on ``device``."""
-    return CPU_LENGTH_GROUPS if device.type == "cpu" else 1
+    """How many groups of similar length a batch of histories is encoded in on ``device``: one
+    while ``torch.compile`` traces (``train.compile``), whose graph would break at every group."""
+    if device.type != "cpu" or torch.compiler.is_compiling():
+        return 1
+    return CPU_LENGTH_GROUPS
 
 
 def chunk_bytes(device: torch.device) -> int | None:

@@ -78,7 +78,8 @@ def launch(nproc: int, recipe: Path | None, overrides: list[str], *,
 def failure_status(exit_codes: dict[int, int]) -> int:
     """The launcher's exit status from the ranks' (negative: killed by that signal): rank 0's
     when it failed, else the first failing rank's, as a shell reports it (128 + signal)."""
-    code = exit_codes.get(0, next(iter(sorted(exit_codes.items())), (0, 1))[1])
+    first = min(exit_codes, default=None)
+    code = exit_codes[0 if 0 in exit_codes else first] if first is not None else 1
     return 128 - code if code < 0 else code
 
 

@@ -97,10 +97,7 @@ class TransformerEncoder(UserEncoder):
         """
         groups = length_groups(items.device) if self.causal else 1
         # A few rows gain nothing from grouping; per-user gradients (DP-SGD's vmap) see one
-        # row at a time and cannot follow the data-dependent split, and neither can a
-        # compiled encoder (train.compile) without breaking its graph at every group.
-        if torch.compiler.is_compiling():
-            groups = 1
+        # row at a time and cannot follow the data-dependent split.
         if groups == 1 or items.shape[0] < MIN_GROUPED_ROWS:
             return self._encode(items, valid)
         length, dim = valid.shape[1], items.shape[-1]

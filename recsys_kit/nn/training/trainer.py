@@ -163,7 +163,6 @@ class Trainer:
         if private is not None:  # DP-SGD: its epochs, clipping and noise; last weights kept
             self.optimizer = private.wrap(self.optimizer)
         self.ranks, self.seed = ranks or Ranks(), seed
-        self._targets_per_row: np.ndarray | None = None  # set by fit
         if private is not None and self.ranks.world_size > 1:
             raise PrivacyError(
                 "train.privacy (DP-SGD) trains in one process: its privacy accounting does not "
@@ -184,8 +183,10 @@ class Trainer:
             f"Training diverged: the loss became {value} in epoch {epoch} (by batch {batch}), "
             f"so the run stops as failed. To fix it, {', or '.join(fixes)}.{kept}")
 
-    def _epoch(self, epoch: int, rows: dict[str, torch.Tensor], bar: Progress, task: int
-               ) -> float:
+    def _epoch(self, epoch: int, rows: dict[str, torch.Tensor], bar: Progress, task: int,
+               per_row: np.ndarray | None = None) -> float:
+        """Train one epoch; ``per_row``: the targets each row holds, when the model's loss
+        takes their count per batch (:func:`targets_per_row`)."""
         if self.private is not None:
             loss = self.private.epoch(self.optimizer, rows, self.device, bar, task)
             if not math.isfinite(loss):
@@ -204,7 +205,10 @@ class Trainer:
         for b in range(n_batches):
             batch = order[b * bs:(b + 1) * bs]
             idx, weight = self._share(batch, rows)
-            kept = self._kept(host_order[b * bs:(b + 1) * bs])
+            kept = {}
+            if per_row is not None:  # counted on the host: no sync to select the targets
+                host_rows, _ = self._rank_rows(host_order[b * bs:(b + 1) * bs])
+                kept["kept"] = int(per_row[host_rows.numpy()].sum())
             with autocast(self.device, self.settings.precision):
                 loss = self.step_loss(**{name: col[idx] for name, col in rows.items()}, **kept)
                 if weight is not None:
@@ -232,24 +236,20 @@ class Trainer:
         batch's target tokens it holds, times the number of ranks. One process: no weight."""
         if self.ranks.world_size == 1:
             return batch, None
-        idx = self.ranks.share(batch)
+        idx, counted = self._rank_rows(batch)
         weight = torch.zeros((), device=self.device)
-        if not len(idx):  # a short last batch: a row, counted for nothing, keeps DDP in step
-            return batch[:1], weight
+        if not counted:
+            return idx, weight
         targets = rows["targets"]
         local, overall = (targets[idx] != 0).sum(), (targets[batch] != 0).sum()
         return idx, weight + local * self.ranks.world_size / overall.clamp(min=1)
 
-    def _kept(self, batch: torch.Tensor) -> dict[str, int]:
-        """``kept=`` the non-padding targets of this rank's share of ``batch`` (host row
-        indices), counted on the host as ``_share`` takes the share; nothing when the model
-        does not take the count."""
-        if self._targets_per_row is None:
-            return {}
+    def _rank_rows(self, batch: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """This rank's rows of a global batch (on the device or the host), and whether they
+        count: a short last batch may leave a rank none, and then it takes the batch's first
+        row, counted for nothing, which keeps DDP in step."""
         share = self.ranks.share(batch)
-        if not len(share):
-            share = batch[:1]
-        return {"kept": int(self._targets_per_row[share.numpy()].sum())}
+        return (share, True) if len(share) else (batch[:1], False)
 
     def _validate(self, epoch: int) -> dict[str, float]:
         try:
@@ -282,7 +282,7 @@ class Trainer:
         ``progress`` after :meth:`resume`); reload the best weights."""
         s, p = self.settings, self.progress
         x = {name: to_device(torch.from_numpy(col), self.device) for name, col in rows.items()}
-        self._targets_per_row = targets_per_row(self.model, rows)
+        per_row = targets_per_row(self.model, rows)
         n_rows = len(next(iter(rows.values())))
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
@@ -296,7 +296,7 @@ class Trainer:
                 self.before_epoch(epoch)
                 t0 = time.perf_counter()
                 with kept_freed_memory(self.device):
-                    loss = self._epoch(epoch, x, bar, batches)
+                    loss = self._epoch(epoch, x, bar, batches, per_row)
                 seconds = time.perf_counter() - t0
                 validation = self._validate(epoch)
                 metrics = {"loss": loss, "epoch_seconds": seconds,
