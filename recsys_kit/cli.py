@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from recsys_kit.cli_output import CliConsole, print_plugins
+from recsys_kit.cli_output import CliConsole, discard_output, print_plugins
 from recsys_kit.errors import RecsysKitError
 
 if TYPE_CHECKING:
@@ -487,6 +487,11 @@ def main() -> None:
         if speaks:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # A direct write (`plugins --format json`) to a reader that went away: quiet, as the
+        # consoles are, and status 1 as Python's documentation advises, since it was cut short.
+        discard_output(sys.stdout)
+        sys.exit(1)
     except KeyboardInterrupt as exc:
         if speaks:
             err.print("interrupted")

@@ -10,6 +10,7 @@ they need (rules stay 80 wide).
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from typing import TYPE_CHECKING, Any
 
@@ -60,12 +61,31 @@ class CliConsole(Console):
     def soft_wrap(self, value: bool) -> None:
         self._soft_wrap = value
 
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``| head``, a pager closed): drop what this console writes
+        from now on and carry on. Rich would exit with status 1, failing a run that was
+        training when its progress stopped being read."""
+        self.quiet = True
+        discard_output(self.file)
+
     def rule(self, title: str | Text = "", **kwargs: Any) -> None:
         """A rule across the terminal, or :data:`RULE_WIDTH` wide in a file."""
         if self._width is not None or self.is_terminal:
             super().rule(title, **kwargs)
         else:
             self.print(Rule(title, **kwargs), width=RULE_WIDTH, soft_wrap=False)
+
+
+def discard_output(stream: Any) -> None:
+    """Point ``stream``'s file descriptor at the null device, so that later writes, and
+    Python's flush at exit, do not fail on a closed pipe."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 def _label(spec: Any) -> str:

@@ -193,6 +193,21 @@ def test_a_killed_run_is_marked_lost_on_the_next_open_and_resumes(tmp_path: Path
     assert rows(store, "SELECT status, attempts FROM runs") == [("completed", 2)]
 
 
+def test_a_reader_that_goes_away_does_not_fail_the_run(tmp_path: Path) -> None:
+    """`recsys-kit run R 2>&1 | head -1`: the run trains on, records its results and exits 0."""
+    recipe = _write_recipe(tmp_path, "train.epochs=3", "train.patience=3")
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(_cli("run", str(recipe)), stdout=write_end, stderr=write_end)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.readline().startswith(b"run ")
+    assert proc.wait(timeout=120) == 0
+    store = ResultStore.in_dir(tmp_path / "runs")
+    statuses = rows(store, "SELECT status FROM runs")
+    assert statuses and all(status == "completed" for (status,) in statuses)
+    assert rows(store, "SELECT count(*) FROM metrics WHERE split = 'test'")[0][0] > 0
+
+
 class HoldTheFile:
     """A plugin that, as epoch 1 starts, has another process open the results file read-only
     (as a notebook would) and keep it for ``seconds``."""
