@@ -177,6 +177,9 @@ def test_the_launcher_reports_rank_zeros_status_as_a_shell_would() -> None:
     assert failure_status({0: 130, 1: 130}) == 130  # Ctrl-C
     assert failure_status({1: 1}) == 1  # another rank failed; rank 0 was stopped for it
     assert failure_status({1: -9}) == 137  # killed (kill -9, out of memory)
+    # Rank 0 stopped for the killed rank: the kill is the cause, however rank 0 learnt of it.
+    assert failure_status({0: 130, 1: -9}) == failure_status({0: 143, 1: -9}) == 137
+    assert failure_status({0: 1, 1: -9}) == 1  # rank 0's own failure comes first
 
 
 def test_a_lost_peer_is_told_apart_from_a_bug() -> None:
@@ -219,9 +222,7 @@ def test_a_rank_killed_without_a_word_stops_the_run_resumably(tmp_path: Path) ->
                 os.kill(rank_one, signal.SIGKILL)  # as the kernel's out-of-memory killer would
                 break
         stderr = proc.stderr.read()
-        # 137 as a rule; 130 when the launcher's SIGTERM reaches rank 0 while it is already
-        # stopping for the broken collective (the run's row is the same either way).
-        assert proc.wait(timeout=TIMEOUT_S) in (128 + signal.SIGKILL, 128 + signal.SIGINT)
+        assert proc.wait(timeout=TIMEOUT_S) == 128 + signal.SIGKILL
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

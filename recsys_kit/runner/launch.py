@@ -76,10 +76,18 @@ def launch(nproc: int, recipe: Path | None, overrides: list[str], *,
 
 
 def failure_status(exit_codes: dict[int, int]) -> int:
-    """The launcher's exit status from the ranks' (negative: killed by that signal): rank 0's
-    when it failed, else the first failing rank's, as a shell reports it (128 + signal)."""
-    first = min(exit_codes, default=None)
-    code = exit_codes[0 if 0 in exit_codes else first] if first is not None else 1
+    """The launcher's exit status from the ranks' (negative: killed by that signal), as a shell
+    reports it (128 + signal): rank 0's when it failed, else the first failing rank's.
+
+    A rank killed by a signal it could not handle (SIGKILL, out of memory) is the cause when
+    rank 0 merely stopped (128 + n): rank 0 learns of it as a broken collective or the
+    launcher's SIGTERM, whichever comes first, and its own status would depend on that race."""
+    if not exit_codes:
+        return 1
+    killed = [code for _, code in sorted(exit_codes.items()) if code < 0]
+    code = exit_codes.get(0, exit_codes[min(exit_codes)])
+    if killed and (code < 0 or code > 128):
+        code = killed[0]
     return 128 - code if code < 0 else code
 
 
