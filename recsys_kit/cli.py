@@ -15,6 +15,7 @@ from rich.table import Table
 
 from recsys_kit.cli_output import CliConsole, discard_output, print_plugins
 from recsys_kit.errors import RecsysKitError
+from recsys_kit.locations import DEFAULT_RESULTS, RESULTS_FILE
 
 if TYPE_CHECKING:
     from recsys_kit.plugins import Plugins
@@ -84,8 +85,7 @@ def run(
         "--resume", metavar="RUN_ID",
         help="Continue an interrupted or lost run from its last checkpoint.")] = None,
     results: Annotated[Path, typer.Option(
-        help="Results file holding the run to resume (with --resume).")] = Path(
-        "runs/results.duckdb"),
+        help="Results file holding the run to resume (with --resume).")] = DEFAULT_RESULTS,
     nproc: Annotated[int | None, typer.Option(
         "--nproc", min=1, metavar="N",
         help="Train with N processes on this machine (DistributedDataParallel, one per GPU, "
@@ -145,7 +145,7 @@ def run(
 def _say_stopped(outcome: RunOutcome, out_dir: Path) -> None:
     """On stderr, whatever the moment of the stop: what stopped the run and how to go on."""
     from recsys_kit.interrupts import StopRequested
-    from recsys_kit.store import RESULTS_FILE, resume_command
+    from recsys_kit.store import resume_command
 
     error = outcome.error
     why = error.describe() if isinstance(error, StopRequested) else "interrupted"
@@ -179,7 +179,7 @@ def _print_outcomes(outcomes: list[RunOutcome], out_dir: str) -> None:
         out.print(table)
     for o in outcomes:
         out.print(f"{o.status:<11} {escape(o.run_id)}  ({o.seconds:.1f} s)", highlight=False)
-    results = escape(str(Path(out_dir) / "results.duckdb"))
+    results = escape(str(Path(out_dir) / RESULTS_FILE))
     out.print(f"results: {results}  —  try "
               f"`recsys-kit sql \"SELECT * FROM metrics WHERE split = 'test'\"`", highlight=False)
 
@@ -218,8 +218,7 @@ def sweep(
         "--resume", metavar="SWEEP_ID", help="Continue an interrupted sweep: finished trials "
         "are kept, interrupted ones resume, the rest run.")] = None,
     results: Annotated[Path, typer.Option(
-        help="Results file holding the sweep to resume (with --resume).")] = Path(
-        "runs/results.duckdb"),
+        help="Results file holding the sweep to resume (with --resume).")] = DEFAULT_RESULTS,
 ) -> None:
     """Run a recipe over a grid or an Optuna search; each trial is an ordinary run, tagged
     with the sweep's id (`sweeps` table, `runs.sweep_id`); print the best settings."""
@@ -287,7 +286,7 @@ def schema() -> None:
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="One read-only SQL statement.")],
-    results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
+    results: Annotated[Path, typer.Option(help="Results file.")] = DEFAULT_RESULTS,
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
     allow_artifacts: Annotated[bool, typer.Option(
         "--allow-artifacts",
@@ -338,7 +337,7 @@ def _print_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
 def compare(
     run_a: Annotated[str, typer.Argument(help="Run A (the baseline).")],
     run_b: Annotated[str, typer.Argument(help="Run B; differences are B - A.")],
-    results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
+    results: Annotated[Path, typer.Option(help="Results file.")] = DEFAULT_RESULTS,
     metric: Annotated[list[str] | None, typer.Option(
         "--metric", "-m", help="A metric to compare, e.g. ndcg@10 (repeatable; default: every "
         "metric both runs have per user).")] = None,
@@ -370,7 +369,7 @@ def compare(
 
 @app.command()
 def tui(
-    results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
+    results: Annotated[Path, typer.Option(help="Results file.")] = DEFAULT_RESULTS,
 ) -> None:
     """Browse a results file in the terminal: runs, curves, recommendations, SQL.
 
@@ -402,7 +401,7 @@ def recommend(
         "columns (title, ...), embedded from their text by runs with a text encoder.")] = None,
     ignore_unknown: Annotated[bool, typer.Option(
         help="Leave out history items the run does not know instead of stopping.")] = False,
-    results: ResultsOption = Path("runs/results.duckdb"),
+    results: ResultsOption = DEFAULT_RESULTS,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
 ) -> None:
     """Recommend from a trained run for a known user or a fresh history (no retraining)."""
@@ -418,7 +417,7 @@ def serve(
     run_id: RunArgument,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 8000,
-    results: ResultsOption = Path("runs/results.duckdb"),
+    results: ResultsOption = DEFAULT_RESULTS,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
     threads: Annotated[int, typer.Option(
         min=1, help="Torch threads per request (concurrent requests run in parallel).")] = 1,
@@ -437,7 +436,7 @@ def feedback(
     run_id: Annotated[str, typer.Argument(help="The run the feedback answers.")],
     file: Annotated[Path, typer.Argument(
         help="CSV (header: user_id, item_id, kind[, ts, value, event_id]) or JSON lines.")],
-    results: ResultsOption = Path("runs/results.duckdb"),
+    results: ResultsOption = DEFAULT_RESULTS,
 ) -> None:
     """Store feedback events (click, purchase, skip, rating) on a run's recommendations."""
     from recsys_kit.serving.commands import feedback_command
@@ -450,7 +449,7 @@ def forget(
     user: Annotated[list[str], typer.Option(
         "--user", "-u", help="Raw id of the user to erase (repeatable); with pseudonymised "
         "results the key is applied as a run does.")],
-    results: Annotated[Path, typer.Option(help="Results file.")] = Path("runs/results.duckdb"),
+    results: Annotated[Path, typer.Option(help="Results file.")] = DEFAULT_RESULTS,
     key_file: Annotated[Path | None, typer.Option(
         help="File holding the pseudonym key (default: as the runs read it).")] = None,
     pseudonym: Annotated[bool, typer.Option(

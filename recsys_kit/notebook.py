@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import duckdb
 
 from recsys_kit.errors import RecsysKitError, StoreError
+from recsys_kit.locations import RESULTS_FILE
 from recsys_kit.store.readonly import checked_statement, explain_failure, open_readonly
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 Format = Literal["pandas", "arrow", "polars"]
 #: The package each output format needs, and where it comes from.
 FORMAT_PACKAGES = {"pandas": "pandas", "arrow": "pyarrow", "polars": "polars"}
-RESULTS_FILE = "results.duckdb"
 
 
 class RunOutcomes(list):

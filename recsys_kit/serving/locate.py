@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from recsys_kit.errors import RecsysKitError
+from recsys_kit.locations import DEFAULT_RESULTS, RESULTS_FILE
 from recsys_kit.serving.bundle import BUNDLE, RUN_FILE, read_description
-from recsys_kit.store import RESULTS_FILE, ResultStore, resume_command
+from recsys_kit.store import ResultStore, resume_command
 
 #: The run id that means "the most recent completed run that is not a baseline".
 LATEST = "latest"
@@ -42,7 +43,7 @@ def locate_run(run: str | Path, results: str | Path | None = None,
     folder = Path(run)
     if folder.is_dir():
         return _from_folder(folder, Path(results) if results is not None else None)
-    return _from_results(str(run), Path(results or Path("runs") / RESULTS_FILE), purpose)
+    return _from_results(str(run), Path(results or DEFAULT_RESULTS), purpose)
 
 
 def _from_folder(folder: Path, results: Path | None) -> RunFiles:

@@ -10,14 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from recsys_kit.errors import StoreError
+from recsys_kit.locations import DEFAULT_RESULTS, RESULTS_FILE
 from recsys_kit.store import operations
 from recsys_kit.store.connection import LOCK_WAIT_S, StoreLocked, open_db, transaction
 from recsys_kit.store.journal import Journal
 from recsys_kit.store.liveness import owner_alive
-
-RESULTS_FILE = "results.duckdb"
-#: Where `recsys-kit run --resume` (and the other commands) look when --results is not given.
-DEFAULT_RESULTS = Path("runs") / RESULTS_FILE
 
 
 def resume_command(run_id: str, results: str | Path) -> str:
