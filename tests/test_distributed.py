@@ -103,8 +103,10 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
             assert ranked[key] == pytest.approx(value, rel=LOSS_RTOL), key
         else:
             assert ranked[key] == pytest.approx(value, abs=METRIC_ATOL), key
-    _, runs = ResultStore.in_dir(tmp_path / "two").query("SELECT status, pid FROM runs")
-    assert [status for status, _ in runs] == ["completed"]  # one row: rank 0's
+    _, runs = ResultStore.in_dir(tmp_path / "two").query("SELECT status, processes FROM runs")
+    assert runs == [("completed", 2)]  # one row: rank 0's
+    _, runs = ResultStore.in_dir(tmp_path / "one").query("SELECT processes FROM runs")
+    assert runs == [(1,)]
 
 
 @pytest.mark.slow

@@ -230,13 +230,15 @@ class Runner:
         recipe = ctx.loaded.recipe
         if resumed:
             store.restart_run(ctx.run_id, attempt=ctx.attempt, pid=os.getpid(),
-                              host=this_host(), device=str(ctx.device))
+                              host=this_host(), device=str(ctx.device),
+                              processes=self.ranks.world_size)
             return
         store.start_run(
             run_id=ctx.run_id, name=recipe.name, recipe=ctx.loaded.effective,
             source=ctx.loaded.source, versions=_versions(), device=str(ctx.device),
             seed=recipe.seed, monitor=recipe.train.monitor, plugins=_plugin_rows(ctx.loaded),
             parent_run_id=parent, pid=os.getpid(), host=this_host(),
+            processes=self.ranks.world_size,
         )
         if tag is not None:
             store.tag_trial(ctx.run_id, tag.sweep_id, tag.round, tag.params)

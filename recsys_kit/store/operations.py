@@ -28,14 +28,15 @@ def split_metric(key: str) -> tuple[str, int | None]:
 def start_run(con: Connection, *, run_id: str, name: str, recipe: Mapping[str, Any],
               source: str, versions: Mapping[str, str], device: str, seed: int, monitor: str,
               plugins: Sequence[Mapping[str, Any]], parent_run_id: str | None,
-              pid: int | None, host: str | None, at: datetime) -> None:
-    """Insert the run's row (``running``) and the plugins it uses."""
+              pid: int | None, host: str | None, at: datetime, processes: int = 1) -> None:
+    """Insert the run's row (``running``) and the plugins it uses. (``processes`` has a
+    default for the entries that an earlier version kept aside in a journal.)"""
     con.execute(
         "INSERT INTO runs (run_id, name, status, parent_run_id, recipe, recipe_source, versions, "
-        "device, seed, monitor, started_at, pid, host, heartbeat_at, attempts) "
-        "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING",
+        "device, seed, monitor, started_at, pid, host, heartbeat_at, attempts, processes) "
+        "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
         [run_id, name, parent_run_id, json.dumps(recipe), source, json.dumps(versions), device,
-         seed, monitor, at, pid, host, at],
+         seed, monitor, at, pid, host, at, processes],
     )
     con.execute("DELETE FROM run_plugins WHERE run_id = ?", [run_id])
     for p in plugins:
@@ -47,12 +48,13 @@ def start_run(con: Connection, *, run_id: str, name: str, recipe: Mapping[str, A
 
 
 def restart_run(con: Connection, *, run_id: str, attempt: int, pid: int, host: str,
-                device: str, at: datetime) -> None:
+                device: str, at: datetime, processes: int = 1) -> None:
     """A resumed run is ``running`` again, owned by process ``pid`` on ``host``."""
     con.execute(
         "UPDATE runs SET status = 'running', attempts = ?, pid = ?, host = ?, device = ?, "
-        "heartbeat_at = ?, ended_at = NULL, duration_s = NULL, error = NULL WHERE run_id = ?",
-        [attempt, pid, host, device, at, run_id],
+        "processes = ?, heartbeat_at = ?, ended_at = NULL, duration_s = NULL, error = NULL "
+        "WHERE run_id = ?",
+        [attempt, pid, host, device, processes, at, run_id],
     )
 
 

@@ -24,7 +24,8 @@ def resume_command(run_id: str, results: str | Path) -> str:
     return f"recsys-kit run --resume {run_id}{where}"
 
 #: Forward-only migrations: version -> SQL file in this package. Never edit a released one.
-MIGRATIONS: dict[int, str] = {1: "schema_v1.sql", 2: "schema_v2.sql", 3: "schema_v3.sql"}
+MIGRATIONS: dict[int, str] = {1: "schema_v1.sql", 2: "schema_v2.sql", 3: "schema_v3.sql",
+                               4: "schema_v4.sql"}
 SCHEMA_VERSION = max(MIGRATIONS)
 #: How long a run's write waits for another program's lock before it is kept aside instead.
 WRITE_WAIT_S = 10.0
@@ -154,17 +155,19 @@ class ResultStore:
         parent_run_id: str | None = None,
         pid: int | None = None,
         host: str | None = None,
+        processes: int = 1,
     ) -> None:
         """Insert the run's row (status ``running``) and the plugins it uses."""
         self._write("start_run", run_id=run_id, name=name, recipe=dict(recipe), source=source,
                     versions=dict(versions), device=device, seed=seed, monitor=monitor,
                     plugins=[dict(p) for p in plugins], parent_run_id=parent_run_id, pid=pid,
-                    host=host)
+                    host=host, processes=processes)
 
-    def restart_run(self, run_id: str, *, attempt: int, pid: int, host: str, device: str) -> None:
+    def restart_run(self, run_id: str, *, attempt: int, pid: int, host: str, device: str,
+                    processes: int = 1) -> None:
         """Mark a resumed run ``running`` again, owned by this process."""
         self._write("restart_run", run_id=run_id, attempt=attempt, pid=pid, host=host,
-                    device=device)
+                    device=device, processes=processes)
 
     def heartbeat(self, run_id: str) -> None:
         """Record that the run's process is alive (skipped while another program holds the
