@@ -265,6 +265,29 @@ def test_expected_counts_make_the_normaliser_estimate_unbiased(sampler: str) -> 
     assert np.mean(estimates) == pytest.approx(scores.exp().sum().item(), rel=0.03)
 
 
+def test_in_batch_candidates_are_expected_as_often_as_items_are_targets() -> None:
+    counts, targets = np.array([10, 10, 0], dtype=float), np.array([0, 10, 10], dtype=float)
+    loss = SampledSoftmax(counts, negatives=2, sampler="uniform", in_batch=4,
+                          target_counts=targets)
+    _, log_expected = loss.candidates(torch.tensor([1, 2, 1, 2]))
+    # the in-batch items are expected 4 · 1/2 times, plus 2 · 1/3 uniform draws
+    assert log_expected[:4].exp().tolist() == pytest.approx([2 + 2 / 3] * 4)
+
+
+def test_target_counts_are_the_next_item_targets_within_the_history() -> None:
+    from recsys_kit.columns import TRAIN
+    from recsys_kit.data import SequenceData
+    from recsys_kit.nn.model import next_item_target_counts
+
+    items = np.array([1, 2, 3, 4, 1, 3, 2])  # user a: 1 2 3 4 1, user b: 3 2
+    data = SequenceData(user_ids=np.array(["a", "b"]), item_ids=np.array(["x", "y", "z", "w"]),
+                        offsets=np.array([0, 5, 7]), items=items,
+                        split=np.full(len(items), TRAIN))
+    # a's first item (1) is never a target, nor items before its last 3 targets (2)
+    assert next_item_target_counts(data, max_len=3).tolist() == [0, 1, 1, 1, 1]
+    assert data.train_counts().tolist() == [0, 2, 2, 2, 1]
+
+
 def test_popularity_proposal_reaches_every_item_and_follows_counts() -> None:
     counts = np.array([99, 0, 9], dtype=float)
     loss = SampledSoftmax(counts, negatives=4, sampler="popularity", in_batch=0)
@@ -329,6 +352,22 @@ def test_gbce_starts_where_a_constant_score_is_optimal() -> None:
     criterion = GeneralisedBinaryCrossEntropy(len(items), negatives=256, t=0.75, block=8)
     criterion(states, targets, items).backward()
     assert abs(criterion.offset.grad.item()) < 1e-6
+
+
+@pytest.mark.parametrize("criterion", [BinaryCrossEntropy(3, 10**9),
+                                       GeneralisedBinaryCrossEntropy(6, 3, 0.75, 10**9)])
+def test_a_block_past_the_batch_is_one_draw_for_the_batch(criterion) -> None:
+    s, w, t = problem(n=10, v=6)
+    torch.manual_seed(4)
+    huge = criterion(s, t, w)  # padded to 10⁹ rows, this would not fit in memory
+    criterion.block = 10
+    torch.manual_seed(4)
+    assert huge.item() == criterion(s, t, w).item()
+
+
+def test_gbce_on_a_one_item_catalogue_is_finite() -> None:
+    s, w, t = problem(n=4, v=1)
+    assert math.isfinite(GeneralisedBinaryCrossEntropy(1, 8, 1.0, 4)(s, t, w).item())
 
 
 def test_binary_losses_draw_negatives_per_block_of_positions() -> None:
@@ -421,3 +460,8 @@ def test_every_dot_loss_gives_finite_gradients_to_states_and_items(loss: str) ->
     assert states.grad.abs().sum() > 0 and table.grad[1:31].abs().sum() > 0
     # padding and mask rows are never candidates
     assert table.grad[0].abs().sum() == 0 and table.grad[31].abs().sum() == 0
+    # no positions: a loss of 0 (a mean over nothing would be NaN), and no gradient
+    states.grad = table.grad = None
+    empty = scorer.loss(states[:0], targets[:0], table)
+    empty.backward()
+    assert empty.item() == 0 and table.grad.abs().sum() == 0

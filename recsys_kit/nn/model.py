@@ -40,6 +40,10 @@ class ModelShape:
     report: Callable[[str], None] = print
     rating_mean: float = 0.0
     fused_width: int = 0
+    #: How often each token is a next-item training target (a sequence's first item, and
+    #: items before its last ``max_len``, never are): the distribution that in-batch negatives
+    #: are drawn from. None: ``item_counts``.
+    target_counts: np.ndarray | None = None
 
     @property
     def n_tokens(self) -> int:
@@ -56,7 +60,16 @@ class ModelShape:
             rating_mean = float(np.nanmean(train))
         return cls(data.n_items, dim, max_len, data.train_counts(), data.item_side,
                    data.item_features, data.meta, rating_mean=rating_mean,
+                   target_counts=next_item_target_counts(data, max_len),
                    **run)  # type: ignore[arg-type]
+
+
+def next_item_target_counts(data: SequenceData, max_len: int) -> np.ndarray:
+    """Per token, how many next-item training targets it is: the last ``max_len`` items of each
+    training sequence after its first (see ``recsys_kit.nn.batches.next_item_pairs``)."""
+    tails = [s[1:][-max_len:] for s in data.sequences(TRAIN) if len(s) >= 2]
+    targets = np.concatenate(tails) if tails else np.zeros(0, dtype=np.int64)
+    return np.bincount(targets, minlength=data.n_items + 1)
 
 
 class ItemEncoder(nn.Module):

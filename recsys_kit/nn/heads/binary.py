@@ -49,6 +49,7 @@ def scored_negatives(
     ``block`` consecutive positions (N, K), both float32, and where a negative is the
     position's target (N, K)."""
     n, dim = states.shape
+    block = max(1, min(block, n))  # a block past the batch is one draw, not padded rows
     n_blocks = -(-n // block)
     drawn = torch.randint(0, len(items), (n_blocks, negatives), device=states.device)
     # F.embedding, not items[...]: its backward is deterministic on every device.
@@ -86,7 +87,10 @@ class GeneralisedBinaryCrossEntropy(nn.Module):
         super().__init__()
         self.negatives, self.block = negatives, block
         self.beta = gbce_beta(n_items, negatives, t)
-        self.offset = nn.Parameter(torch.tensor(math.log(self.beta / negatives)))
+        # β is 0 only for a one-item catalogue with t = 1, where no negative exists: start
+        # the offset where β = 1/k would.
+        self.offset = nn.Parameter(torch.tensor(math.log((self.beta or 1 / negatives)
+                                                         / negatives)))
 
     def forward(
         self, states: torch.Tensor, targets: torch.Tensor, items: torch.Tensor

@@ -16,8 +16,10 @@ from recsys_kit.nn.model import ModelShape, Scorer
 def build_criterion(config: DotConfig, shape: ModelShape) -> nn.Module | None:
     """The large-catalogue loss the config asks for (None: the full softmax)."""
     if config.loss == "sampled_softmax":
+        targets = shape.item_counts if shape.target_counts is None else shape.target_counts
         return SampledSoftmax(shape.item_counts[1:shape.n_items + 1], config.negatives,
-                              config.sampler, config.in_batch)
+                              config.sampler, config.in_batch,
+                              target_counts=targets[1:shape.n_items + 1])
     if config.loss == "gbce":
         return GeneralisedBinaryCrossEntropy(shape.n_items, config.negatives, config.gbce_t,
                                              config.negative_block)
@@ -53,9 +55,11 @@ class Dot(Scorer):
     def loss(
         self, states: torch.Tensor, targets: torch.Tensor, table: torch.Tensor
     ) -> torch.Tensor:
-        """Mean loss over the given positions."""
+        """Mean loss over the given positions (0, with zero gradients, when there are none)."""
         # Only real items are candidates: padding (row 0) and mask (last row) never score.
         items, rows = table[1 : self.n_items + 1], targets - 1
+        if len(rows) == 0:  # a mean over nothing is NaN
+            return (states.sum() + items.sum()) * 0.0
         if self.criterion is None:
             return dot_cross_entropy(states, items, rows, kernel=self.config.kernel)
         return self.criterion(states, rows, items)

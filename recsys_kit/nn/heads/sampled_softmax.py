@@ -50,16 +50,20 @@ def corrected_softmax_loss(
 class SampledSoftmax(nn.Module):
     """Sampled softmax over in-batch and proposal negatives with logQ correction.
 
-    ``counts`` (V,) are the items' training interactions: the in-batch candidates' distribution
-    and, for ``sampler="popularity"``, the proposal's.
+    ``counts`` (V,) are the items' training interactions, the ``sampler="popularity"``
+    proposal's weights; ``target_counts`` (V,) how often each is a training target, the
+    in-batch candidates' distribution (default: ``counts``).
     """
 
-    def __init__(self, counts: np.ndarray, negatives: int, sampler: Sampler, in_batch: int) -> None:
+    def __init__(self, counts: np.ndarray, negatives: int, sampler: Sampler, in_batch: int,
+                 target_counts: np.ndarray | None = None) -> None:
         super().__init__()
         counts_t = torch.as_tensor(np.asarray(counts, dtype=np.float64))
         n_items = len(counts_t)
-        target = counts_t / counts_t.sum() if counts_t.sum() > 0 else torch.full_like(
-            counts_t, 1.0 / n_items)
+        targets_t = counts_t if target_counts is None else torch.as_tensor(
+            np.asarray(target_counts, dtype=np.float64))
+        target = targets_t / targets_t.sum() if targets_t.sum() > 0 else torch.full_like(
+            targets_t, 1.0 / n_items)
         proposal = (counts_t + 1.0) / (counts_t + 1.0).sum() if sampler == "popularity" else (
             torch.full_like(counts_t, 1.0 / n_items))
         # Derived from the data, not learned: kept out of checkpoints.
