@@ -3,6 +3,7 @@ processes on the CPU give the same metrics as one process; a failing rank fails 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from recsys_kit.store import ResultStore
 from recsys_kit.testing import tiny
 
 WORKER = Path(__file__).parent / "distributed" / "failing_rank_worker.py"
+RNG_WORKER = Path(__file__).parent / "distributed" / "rng_worker.py"
 #: 2 ranks vs 1 process: each update is the same sum of the same per-token terms, summed in
 #: another order, so the weights differ by float32 rounding (which Adam carries on): per-epoch
 #: losses agree to this relative tolerance (measured: 3e-5 after 3 epochs) ...
@@ -122,6 +124,21 @@ def test_a_failing_rank_fails_the_run(tmp_path: Path) -> None:
     status, error = runs[0]
     assert status == "failed"
     assert "rank 1 of 2 failed" in error and "deliberate failure of rank 1" in error
+
+
+@pytest.mark.slow
+def test_each_rank_draws_its_own_random_numbers(tmp_path: Path) -> None:
+    """Dropout masks, BERT4Rec masks and sampled negatives come from the global stream: with
+    one seed on every rank they repeated rank 0's draws."""
+    recipe = _recipe(tmp_path, "rng")
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+         str(RNG_WORKER), "run", "--set", "train.epochs=1", str(recipe)],
+        env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [zero] = (tmp_path / "rng").glob("artifacts/*/rank-0.json")
+    one = zero.with_name("rank-1.json")
+    assert json.loads(zero.read_text()) != json.loads(one.read_text())
 
 
 @pytest.mark.slow

@@ -284,6 +284,11 @@ class Trainer:
         x = {name: to_device(torch.from_numpy(col), self.device) for name, col in rows.items()}
         per_row = targets_per_row(self.model, rows)
         n_rows = len(next(iter(rows.values())))
+        if self.ranks.world_size > 1:
+            # One seed gave every rank the same weights; from here each rank draws its own
+            # dropout masks, BERT4Rec masks and sampled negatives (the shared stream repeated
+            # rank 0's draws on every rank). The shuffle has a generator of its own.
+            torch.manual_seed(self.seed * 1_000_003 + 7_919 * (self.ranks.rank + 1))
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
                    TextColumn("{task.fields[info]}"))
