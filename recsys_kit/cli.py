@@ -73,6 +73,8 @@ def validate(
     from recsys_kit.recipe import load_recipe
 
     loaded = load_recipe(recipe, _plugins().registry, set_ or [])
+    for unused in loaded.unused_params():
+        err.print(f"[yellow]warning:[/] {escape(unused)}", highlight=False)
     out.print(f"[green]ok[/] {escape(str(recipe))}: recipe '{escape(loaded.recipe.name)}' is "
               f"valid ({len(loaded.stages)} stages).", highlight=False)
 

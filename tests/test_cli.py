@@ -189,6 +189,15 @@ def test_validate_set_overrides_the_recipe(cli: Cli, good: Path) -> None:
     assert "'renamed'" in result.out
 
 
+def test_validate_warns_of_options_the_chosen_loss_ignores(cli: Cli, workdir: Path) -> None:
+    result = cli("validate", str(workdir / "tiny.yaml"), "--set", "model.scorer.params.loss=sce",
+                 "--set", "model.scorer.params.in_batch=0")
+    assert result.code == 0, result.err
+    assert "warning: model.scorer.params.in_batch is set but not used: it applies to loss " \
+           "sampled_softmax, not sce." in result.err_text
+    assert "is valid" in result.out
+
+
 def test_validate_bad_set_is_attributed_to_set(cli: Cli, good: Path) -> None:
     result = cli("validate", str(good), *SET_BAD)
     assert result.code == 2

@@ -241,9 +241,19 @@ def test_file_errors_keep_their_lines_next_to_overrides(good: Path, registry: St
                      ("train.lr", "--set", None)}
 
 
+def test_set_reaches_the_params_of_a_defaulted_stage(good: Path, registry: StageRegistry
+                                                      ) -> None:
+    # The recipe leaves the scorer (and fusion) to their defaults, dot and last_position.
+    loaded = load_recipe(good, registry, ["model.scorer.params.loss=sce",
+                                          "model.fusion.params={}"])
+    assert loaded.effective["model"]["scorer"]["plugin"] == "dot"
+    assert loaded.effective["model"]["scorer"]["params"]["loss"] == "sce"
+    assert loaded.effective["model"]["fusion"]["plugin"] == "last_position"
+
+
 @pytest.mark.parametrize(
     ("override", "path"),
-    [("trian.epochs=2", "trian"), ("model.scorer.params.loss=bce", "model.scorer.plugin")],
+    [("trian.epochs=2", "trian"), ("model.scorer.params.loss=nope", "model.scorer.params.loss")],
 )
 def test_keys_created_by_set_are_attributed_to_set(
     good: Path, registry: StageRegistry, override: str, path: str

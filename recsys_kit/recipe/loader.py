@@ -49,6 +49,13 @@ class LoadedRecipe:
         """The resolved stage at a dotted recipe path, e.g. ``model.encoders.user``."""
         return self.stages[path]
 
+    def unused_params(self) -> list[str]:
+        """One sentence per stage option that is set but that the stage ignores as configured
+        (a loss option of another loss): worth a warning, not an error."""
+        return [f"{path}.params.{name} is set but not used: {reason}."
+                for path, stage in self.stages.items()
+                for name, reason in stage.config.unused_params().items()]
+
     def stage_list(self, prefix: str) -> list[ResolvedStage]:
         """Resolved stages of a list section such as ``evaluate`` or ``data.tokenize``."""
         out, i = [], 0
@@ -72,6 +79,22 @@ def _stage_fields(
                 extra.get("x-one-or-many"))
         elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             yield from _stage_fields(info.annotation, (*prefix, name))
+
+
+def _fill_default_plugins(data: Any) -> None:
+    """A stage given without ``plugin`` where the recipe has a default stage takes the
+    default's plugin: ``--set model.scorer.params.loss=sce`` on a recipe that leaves the scorer
+    to its default sets the default ``dot`` scorer's loss."""
+    for loc, _, is_list, _ in _stage_fields():
+        value = _at(data, loc)
+        if is_list or not isinstance(value, dict) or "plugin" in value:
+            continue
+        model: Any = Recipe
+        for name in loc[:-1]:
+            model = model.model_fields[name].annotation
+        default = model.model_fields[loc[-1]].get_default(call_default_factory=True)
+        if isinstance(default, StageRef):
+            value["plugin"] = default.plugin
 
 
 def _at(data: Any, loc: Loc) -> Any:
@@ -265,6 +288,7 @@ def validate_mapping(
     where = _Lines(source, lines or {}, overridden or set())
     issues: list[RecipeIssue] = []
     recipe: Recipe | None = None
+    _fill_default_plugins(data)
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:

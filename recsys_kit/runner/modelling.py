@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import torch
+from rich.markup import escape
 
 from recsys_kit.columns import SPLIT_NAMES, TEST, TRAIN, VALID
 from recsys_kit.data import SequenceData
@@ -72,9 +73,8 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[Model, int]:
     fusion = make(loaded.stage("model.fusion"))
     shape.fused_width = getattr(fusion, "width", dim)
     scorer = make(loaded.stage("model.scorer"))
-    for name, reason in loaded.stage("model.scorer").config.unused_params().items():
-        ctx.console.print(f"[yellow]warning:[/] model.scorer.params.{name} is set but not used: "
-                          f"{reason}.", highlight=False)
+    for unused in loaded.unused_params():
+        ctx.console.print(f"[yellow]warning:[/] {escape(unused)}", highlight=False)
     combine = ItemCombiner(loaded.recipe.model.encoders.combine, len(items), dim)
     retrieval = make(loaded.stages["model.retrieval"]) if (
         "model.retrieval" in loaded.stages) else None
