@@ -14,8 +14,8 @@ Benchmarks, each in a fresh process:
   (the quality comparison of benchmarks/loss_benchmarks.py at the scale of the issue).
 - synthetic-1m: the synthetic recipe with a 1,000,000-item generator, 50,000 users, full
   cross-entropy, 2 epochs, then every user ranked over the whole catalogue.
-- ml-1m-large (not in the default set: `bash benchmarks/gpu.sh large`):
-  recipes/ml-1m-sasrec-large.yaml for 8 minutes of training, test NDCG@10.
+- ml-1m-large (not in the default set: `bash benchmarks/gpu.sh large [M]`):
+  recipes/ml-1m-sasrec-large.yaml for 8 (or M) minutes of training, test NDCG@10.
 - output-layer: forward + backward of the full softmax alone on an ML-1M batch (25,600 x 3,416)
   and a 200k-catalogue batch (12,800 x 185,000), fused kernel and torch: TFLOP/s (6·N·V·D
   useful FLOP per step) against the card's dense bf16 peak.
@@ -61,7 +61,8 @@ CASES: dict[str, tuple[str, list[str]]] = {
         "data.ingest.params.n_items=1000000", "model.scorer.params.loss=cross_entropy",
         *TWO_EPOCHS]),
     # The big recipe to its own time budget, cut to 8 minutes so that one 10-minute call of
-    # the device tool holds it (`bash benchmarks/gpu.sh large`); not in DEFAULT.
+    # the device tool holds it (`bash benchmarks/gpu.sh large M` sets M with
+    # --set=train.max_minutes=M); not in DEFAULT.
     "ml-1m-large": ("recipes/ml-1m-sasrec-large.yaml", ["train.max_minutes=8", *FAST]),
 }
 LOSSES = ["cross_entropy", "sampled_softmax", "gbce", "sce"]
