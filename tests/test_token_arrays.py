@@ -13,7 +13,7 @@ from rich.console import Console
 from recsys_kit.builtin.ingest import FilesConfig
 from recsys_kit.builtin.split import LeaveOneOut, LeaveOneOutConfig
 from recsys_kit.builtin.tokenize import ItemIds, ItemIdsConfig
-from recsys_kit.errors import DataError
+from recsys_kit.errors import DataError, RecipeError
 from recsys_kit.ingest.files import FilesIngest
 from recsys_kit.ingest.token_arrays import fetch_tokens
 from recsys_kit.plugins import make_plugins
@@ -77,10 +77,21 @@ def test_data_stages_read_parquet_within_a_memory_limit(tmp_path: Path) -> None:
     assert prepared.data.ratings is not None
 
 
-def test_memory_limit_is_validated() -> None:
-    recipe = tiny(Path("runs"), "data.memory_limit=lots")
-    with pytest.raises(Exception, match="memory_limit"):
+@pytest.mark.parametrize(("given", "error"), [
+    ("lots", "'lots' is not a size: write a number and a unit"),
+    ("1KB", "too little for DuckDB to work in: give at least 16MB"),  # DuckDB failed to start
+])
+def test_memory_limit_is_validated(given: str, error: str) -> None:
+    recipe = tiny(Path("runs"), f"data.memory_limit={given}")
+    with pytest.raises(RecipeError, match="memory_limit") as info:
         validate_mapping(recipe, make_plugins().registry)
+    assert error in str(info.value)
+
+
+@pytest.mark.parametrize(("given", "kept"), [("8gb", "8GB"), ("8G", "8GB"), ("1.5 GiB", "1.5GiB")])
+def test_memory_limit_takes_sizes_as_duckdb_does(given: str, kept: str) -> None:
+    recipe = tiny(Path("runs"), f"data.memory_limit={given}")
+    assert validate_mapping(recipe, make_plugins().registry).recipe.data.memory_limit == kept
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,6 +35,10 @@ def _family(family: Family, *, one_or_many: bool = False) -> dict[str, Any]:
     return marks
 
 
+#: The least ``data.memory_limit`` accepted: below a few megabytes DuckDB cannot even start.
+MIN_DUCKDB_MEMORY = 16 * 1000**2
+
+
 class DataSection(Strict):
     """Where interactions come from, how they are split, and how items become tokens."""
 
@@ -54,10 +59,26 @@ class DataSection(Strict):
     )
     memory_limit: str | None = Field(
         None,
-        pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B)$",
-        description="Most memory DuckDB uses for the data stages, e.g. `8GB`; past it, it spills "
-        "to <output.dir>/cache/duckdb-tmp. Default: DuckDB's own (80% of the RAM).",
+        description="Most memory DuckDB uses for the data stages, e.g. `8GB`, `512MB`, `1.5GiB` "
+        "(at least 16MB); past it, it spills to <output.dir>/cache/duckdb-tmp. Default: "
+        "DuckDB's own (80% of the RAM).",
     )
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT])(I?)B?\s*", value.upper())
+        if match is None:
+            raise ValueError(f"'{value}' is not a size: write a number and a unit, such as 8GB, "
+                             "512MB or 1.5GiB")
+        number, unit, binary = match.groups()
+        size = float(number) * (1024 if binary else 1000) ** "KMGT".index(unit) * (
+            1024 if binary else 1000)
+        if size < MIN_DUCKDB_MEMORY:
+            raise ValueError(f"{value} is too little for DuckDB to work in: give at least 16MB")
+        return f"{number}{unit}{'i' if binary else ''}B"
 
 
 class EncodersSection(Strict):
