@@ -40,7 +40,9 @@ SetOption = Annotated[
 
 @app.callback()
 def main_options(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show tracebacks of errors (also taken after the command: "
+        "`recsys-kit run --debug R`).")] = False,
 ) -> None:
     """Declarative recommender recipes on PyTorch, results in DuckDB."""
     STATE["debug"] = debug
@@ -480,8 +482,11 @@ def main() -> None:
 
     # RANK as torchrun sets it (recsys_kit.runner.distributed reads it too, but imports torch).
     speaks = "WORLD_SIZE" not in os.environ or os.environ.get("RANK", "0") == "0"
+    args = sys.argv[1:]
+    if "--debug" in args:  # an option of recsys-kit itself, wherever it is written
+        args = ["--debug", *(arg for arg in args if arg != "--debug")]
     try:
-        app()
+        app(args=args, prog_name="recsys-kit")
     except RecsysKitError as exc:
         if STATE["debug"]:
             raise

@@ -176,8 +176,11 @@ def test_validate_bad_recipe_exits_2_with_file_line_and_path(cli: Cli) -> None:
     assert result.out == ""
 
 
-def test_debug_shows_the_traceback(cli: Cli) -> None:
-    result = cli("--debug", "validate", str(BAD))
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback(cli: Cli, where: str) -> None:
+    # --debug is recsys-kit's own option; after the command (`run --debug R`) it was refused
+    result = cli(*(("--debug", "validate", str(BAD)) if where == "before" else
+                   ("validate", str(BAD), "--debug")))
     assert result.code != 0
     assert "Traceback" in result.err
     assert "RecipeError" in result.err
