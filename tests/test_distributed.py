@@ -251,6 +251,16 @@ def test_a_rank_killed_without_a_word_stops_the_run_resumably(tmp_path: Path) ->
     assert "another rank ended without a word" in runs[0][1] and "--resume" in runs[0][1]
 
 
+def test_more_cpu_ranks_than_cores_get_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys_kit.runner import launch
+
+    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert "--nproc 3 starts 3 training processes on 2 CPU cores" in launch.oversubscribed(
+        3, "cpu")
+    assert launch.oversubscribed(2, "cpu") is None
+    assert launch.oversubscribed(3, "cuda") is None  # ranks count GPUs, not cores
+
+
 def test_signals_are_named_for_the_killed_rank_line() -> None:
     from recsys_kit.runner.launch import signal_name
 

@@ -47,7 +47,10 @@ def launch(nproc: int, recipe: Path | None, overrides: list[str], *,
             f"--resume runs in one process: drop --nproc (`{resume_command(resume, results)}`); "
             "the checkpoints of a run trained with several processes load the same.")
     assert recipe is not None
-    load_recipe(recipe, make_plugins().registry, overrides)  # a bad recipe stops here, once
+    loaded = load_recipe(recipe, make_plugins().registry, overrides)  # a bad recipe stops here
+    warning = oversubscribed(nproc, loaded.recipe.device)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -73,6 +76,21 @@ def launch(nproc: int, recipe: Path | None, overrides: list[str], *,
     except SignalException as exc:
         return 128 + int(exc.sigval)
     return 0
+
+
+def oversubscribed(nproc: int, device: str) -> str | None:
+    """What to say when ``nproc`` CPU ranks outnumber the cores this process may use (GPU
+    ranks are checked against the GPUs by each rank, see ``distributed.start``)."""
+    import torch
+
+    if device != "cpu" and not (device == "auto" and not torch.cuda.is_available()):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    if nproc <= cores:
+        return None
+    return (f"--nproc {nproc} starts {nproc} training processes on {cores} CPU cores: they "
+            f"take turns on the cores, so the run is slower than with --nproc {cores}.")
 
 
 def failure_status(exit_codes: dict[int, int]) -> int:
