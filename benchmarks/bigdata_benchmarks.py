@@ -47,7 +47,7 @@ def write_parquet(path: Path, rows: int) -> float:
 
 
 def peak_rss_gb() -> float:
-    """This process's peak resident memory so far, in GB (Linux reports KiB)."""
+    """This process's peak resident memory so far, in GiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
@@ -112,7 +112,7 @@ def main() -> None:
     if args.one:
         one_size(args.rows[0], args.dir, args.memory_limit)
         return
-    print(f"{'rows':>12}  {'stage':<28} {'seconds':>8} {'peak RSS GB':>12}")
+    print(f"{'rows':>12}  {'stage':<28} {'seconds':>8} {'peak RSS GiB':>12}")
     for rows in args.rows:
         args.dir.mkdir(parents=True, exist_ok=True)
         parquet = parquet_file(args.dir, rows)
