@@ -91,7 +91,8 @@ def print_table(rows: list[tuple[str, dict[str, object]]]) -> None:
 
 def main() -> None:
     """Run the comparisons named on the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["ddp", "compile"], nargs="+")
     parser.add_argument("--nproc", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)

@@ -124,7 +124,8 @@ def one(args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Measure every (catalogue, processes) point, each in its own process; print a table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--nproc", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--users", type=int, default=20_000)
