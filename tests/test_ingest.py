@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import time
 from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +164,35 @@ def test_tsv_without_header_uses_field_names(tmp_path: Path) -> None:
     ctx = run_files(interactions={"path": path, "header": False, "mapping": {
         "user_id": "field1", "item_id": "field2", "rating": "field3", "ts": "field4"}})
     assert interactions(ctx) == [("1", "7", 50.0, 3.0, None, 0), ("2", "8", 40.0, 4.0, None, 1)]
+
+
+@pytest.fixture
+def tokyo_time() -> Iterator[None]:
+    """The process in Tokyo's time zone (UTC+9), as a machine there would be."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def test_text_times_keep_their_utc_offset_and_others_are_utc(tmp_path: Path,
+                                                              tokyo_time: None) -> None:
+    # TIMESTAMP dropped `+02:00`: a came after b and became the test item. The machine's time
+    # zone must not matter to times written without an offset.
+    path = write(tmp_path / "r.csv", "user,item,at\nu,c,2020-01-01T07:00:00Z\n"
+                 "u,a,2020-01-01T10:00:00+02:00\nu,b,2020-01-01 09:00:00\n"
+                 "u,d,2020-01-01 10:30 -0130\n")
+    ctx = run_files(interactions={"path": path, "mapping": {"user_id": "user", "item_id": "item",
+                                                            "ts": "at"}})
+    utc = {"c": "07:00", "a": "08:00", "b": "09:00", "d": "12:00"}
+    assert {item: ts for _, item, ts, *_ in interactions(ctx)} == {
+        item: datetime.fromisoformat(f"2020-01-01T{hhmm}+00:00").timestamp()
+        for item, hhmm in utc.items()}
 
 
 def test_parquet_with_timestamp_column(tmp_path: Path) -> None:

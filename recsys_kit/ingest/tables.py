@@ -250,6 +250,13 @@ def _check_type(raw: Raw, name: str, role: str, dtype: str) -> None:
         f"interactions.mapping.{role}; its columns: {', '.join(raw.columns)}.")
 
 
+#: A date-time text that ends with a UTC offset after its time of day: `...10:00:00+02:00`,
+#: `...T07:00Z`, `... 10:00 +0200`.
+_ENDS_WITH_OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)\s*$"
+#: Space before that offset, which DuckDB's TIMESTAMPTZ cast does not take.
+_SPACE_BEFORE_OFFSET = r"\s+([zZ]|[+-]\d\d(:?\d\d)?)\s*$"
+
+
 def _number(expr: str, dtype: str, is_ts: bool) -> str:
     """SQL turning a column into DOUBLE: numbers as they are, date-times as epoch seconds."""
     if dtype.startswith(NUMERIC):
@@ -257,7 +264,14 @@ def _number(expr: str, dtype: str, is_ts: bool) -> str:
     if dtype.startswith(("TIMESTAMP", "DATE")):
         return f"epoch({expr})"
     if is_ts:
-        return f"coalesce(TRY_CAST({expr} AS DOUBLE), epoch(TRY_CAST({expr} AS TIMESTAMP)))"
+        # A time written with its offset is that instant: TIMESTAMPTZ keeps the offset, which
+        # TIMESTAMP drops. One without is UTC, as TIMESTAMP reads it (TIMESTAMPTZ would read
+        # it in the machine's time zone).
+        text = f"CAST({expr} AS VARCHAR)"
+        with_offset = f"regexp_replace({text}, '{_SPACE_BEFORE_OFFSET}', '\\1')"
+        return (f"coalesce(TRY_CAST({expr} AS DOUBLE), CASE WHEN regexp_matches({text}, "
+                f"'{_ENDS_WITH_OFFSET}') THEN epoch(TRY_CAST({with_offset} AS TIMESTAMPTZ)) "
+                f"ELSE epoch(TRY_CAST({expr} AS TIMESTAMP)) END)")
     return f"TRY_CAST({expr} AS DOUBLE)"
 
 
