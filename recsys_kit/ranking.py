@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,3 +38,11 @@ class Ranking:
         target_keys = np.concatenate([r * width + self.targets[r] for r in rows])
         top_keys = rows[:, None] * width + self.items[rows]
         return rows, np.isin(top_keys, target_keys) & (self.items[rows] != NO_ITEM)
+
+
+def recommendations_mask_seen(evaluators: Iterable[object]) -> bool:
+    """Whether the stored and served recommendations leave out the items a user has seen:
+    yes, unless every ranking evaluator ranks them in (``mask_seen: false``). Each evaluator
+    is measured on a ranking with its own setting."""
+    rankers = [e for e in evaluators if getattr(e, "kind", "ranking") == "ranking"]
+    return not rankers or any(getattr(e, "mask_seen", True) for e in rankers)

@@ -71,6 +71,30 @@ def test_seen_items_are_never_recommended(run_recipe, tmp_path: Path) -> None:
     assert rows == [(0,)]
 
 
+def test_each_ranking_evaluator_ranks_with_its_own_mask_seen(run_recipe, tmp_path: Path
+                                                              ) -> None:
+    # One evaluator with mask_seen: false unmasked every other's ranking and the stored
+    # recommendations.
+    popularity = "model.encoders.user={plugin: popularity}"
+    alone, _ = run_recipe(tiny(tmp_path / "alone", popularity))
+    mixed, store = run_recipe(tiny(tmp_path / "mixed", popularity, "evaluate=[{plugin: ranking, "
+                                   "params: {k: [5, 10]}}, {plugin: ranking, params: {k: [20], "
+                                   "mask_seen: false}}]"))
+    unmasked, _ = run_recipe(tiny(tmp_path / "unmasked", popularity, "train.monitor=ndcg@20",
+                                  "evaluate=[{plugin: ranking, params: {k: [20], "
+                                  "mask_seen: false}}]"))
+    masked = {k: v for k, v in mixed[0].metrics.items() if k.endswith(("@5", "@10"))}
+    assert masked == alone[0].metrics
+    assert mixed[0].metrics["hr@20"] == unmasked[0].metrics["hr@20"] != alone[0].metrics.get(
+        "hr@20")
+    _, rows = store.query("""
+        SELECT count(*) FROM recommendations r JOIN runs USING (run_id)
+        JOIN interactions i ON i.data_key = runs.data_key AND i.user_id = r.user_id
+             AND i.item_id = r.item_id AND i.split IN ('train', 'valid')
+        WHERE r.run_id = ?""", [mixed[0].run_id])
+    assert rows == [(0,)]  # what is shown leaves out seen items unless no evaluator does
+
+
 def test_second_run_reuses_the_data_cache(tmp_path: Path) -> None:
     plugins = make_plugins()
     calls: list[str] = []

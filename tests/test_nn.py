@@ -17,7 +17,7 @@ from recsys_kit.nn.fusion.last_position import LastPosition
 from recsys_kit.nn.heads.dot import Dot
 from recsys_kit.nn.heads.full_softmax import dot_cross_entropy
 from recsys_kit.nn.model import ModelShape, SequenceRecommender
-from recsys_kit.nn.ranking.rank import rank
+from recsys_kit.nn.ranking.rank import highest, rank
 
 N_ITEMS = 30
 
@@ -190,3 +190,28 @@ def test_freed_memory_is_kept_on_the_cpu_unless_the_user_tunes_malloc(monkeypatc
     with host_memory.kept_freed_memory(torch.device("cpu")) as kept:
         assert kept and (host_memory.M_MMAP_THRESHOLD, host_memory.KEEP_BYTES) in calls
     assert calls[-3:] == list(host_memory.USUAL)  # glibc's usual limits back afterwards
+
+
+def test_equal_scores_rank_in_item_order_whatever_k() -> None:
+    # topk orders ties as its kernel likes: the top 5 were not the first 5 of the top 20.
+    scores = torch.tensor([[1.0, 3.0, 2.0, 3.0, 2.0, 2.0, 0.5, 2.0, 2.0, float("-inf")]])
+    values, columns = highest(scores, 4)
+    assert columns.tolist() == [[1, 3, 2, 4]] and values.tolist() == [[3.0, 3.0, 2.0, 2.0]]
+    for k in range(1, 11):
+        assert highest(scores, k)[1].tolist() == [[1, 3, 2, 4, 5, 7, 8, 0, 6, 9][:k]]
+
+
+def test_highest_is_topk_where_nothing_ties() -> None:
+    scores = torch.randn(64, 500, generator=torch.Generator().manual_seed(0))
+    values, columns = highest(scores, 20)
+    expected = scores.topk(20, dim=1)
+    assert torch.equal(values, expected.values) and torch.equal(columns, expected.indices)
+
+
+def test_ties_at_the_cut_keep_the_earliest_items_row_by_row() -> None:
+    scores = torch.zeros(3, 50)
+    scores[0, 40] = 1.0  # one above, 49 tied
+    scores[2] = torch.arange(50.0)  # no tie
+    _, columns = highest(scores, 3)
+    assert columns.tolist() == [[40, 0, 1], [0, 1, 2], [49, 48, 47]]
+

@@ -26,7 +26,7 @@ from recsys_kit.nn.ranking.rank import rank
 from recsys_kit.nn.training import checkpoints
 from recsys_kit.nn.training.trainer import Trainer
 from recsys_kit.privacy.dp.training import check_model, private_training
-from recsys_kit.ranking import NO_ITEM, Ranking
+from recsys_kit.ranking import NO_ITEM, Ranking, recommendations_mask_seen
 from recsys_kit.runner.context import RunContext
 from recsys_kit.runner.distributed import rank_shared
 from recsys_kit.runner.explain import explanation_method, write_explanations
@@ -151,7 +151,7 @@ def fit_and_evaluate(
     evaluators = [s.build() for s in ctx.loaded.stage_list("evaluate")]
     model, max_len = build_model(ctx, data)
     explanation_method(ctx, model)  # refuse an impossible output.explain before training
-    mask_seen = all(getattr(e, "mask_seen", True) for e in evaluators)
+    shown_mask_seen = recommendations_mask_seen(evaluators)
     eval_k = max(getattr(e, "max_k", 1) for e in evaluators)
     rankers = [e for e in evaluators if getattr(e, "kind", "ranking") == "ranking"]
     raters = [e for e in evaluators if getattr(e, "kind", "ranking") == "rating"]
@@ -168,7 +168,8 @@ def fit_and_evaluate(
               "device": ctx.device, "precision": recipe.train.precision}
 
     def ranking(history_upto: int, target: int, k: int, everyone: bool = False,
-                candidates: np.ndarray | None = None) -> Ranking:
+                candidates: np.ndarray | None = None, mask_seen: bool = shown_mask_seen
+                ) -> Ranking:
         targets = held_out(target)
         users = (np.arange(len(targets)) if everyone else
                  np.flatnonzero([len(t) for t in targets]))
@@ -187,15 +188,16 @@ def fit_and_evaluate(
                  ) -> tuple[dict[str, float], list]:
         results = []
         context = eval_context(model, data, SPLIT_NAMES[target])
-        if rankers:
-            r = test_ranking if test_ranking is not None else ranking(history_upto, target, eval_k)
-            cold = None
-            for e in rankers:
-                if target == TEST and getattr(e, "test_candidates", "all") == "cold":
-                    cold = cold or ranking(history_upto, target, eval_k, True, cold_items(data))
-                    results.append(evaluate_with(e, cold, context))
-                else:
-                    results.append(evaluate_with(e, r, context))
+        # One ranking per (mask_seen, cold candidates) that an evaluator asks for.
+        rankings = {} if test_ranking is None else {(shown_mask_seen, False): test_ranking}
+        for e in rankers:
+            cold = target == TEST and getattr(e, "test_candidates", "all") == "cold"
+            key = (getattr(e, "mask_seen", True), cold)
+            if key not in rankings:
+                rankings[key] = ranking(history_upto, target, eval_k, everyone=target == TEST,
+                                        candidates=cold_items(data) if cold else None,
+                                        mask_seen=key[0])
+            results.append(evaluate_with(e, rankings[key], context))
         if raters:
             pairs = predictions(history_upto, target)
             results += [evaluate_with(e, pairs, context) for e in raters]

@@ -13,7 +13,7 @@ from recsys_kit.data import SequenceData
 from recsys_kit.nn.batches import padded
 from recsys_kit.nn.model import DirectRecommender
 from recsys_kit.nn.precision import autocast
-from recsys_kit.ranking import NO_ITEM
+from recsys_kit.ranking import NO_ITEM, recommendations_mask_seen
 from recsys_kit.recipe.loader import LoadedRecipe
 from recsys_kit.serving import explain as explaining
 from recsys_kit.serving.errors import RequestError, UnknownUser
@@ -99,8 +99,7 @@ class LoadedRun:
         recipe = loaded.recipe
         self.precision = recipe.train.precision
         self.threshold = recipe.output.threshold
-        self.mask_seen = all(getattr(s.build(), "mask_seen", True)
-                             for s in loaded.stage_list("evaluate"))
+        self.mask_seen = recommendations_mask_seen(s.build() for s in loaded.stage_list("evaluate"))
         self._users = {u: i for i, u in enumerate(data.user_ids.tolist())}
         self._items = {item: t + 1 for t, item in enumerate(data.item_ids.tolist())}
         self._titles = next((data.item_side[c] for c in TITLE_COLUMNS if c in data.item_side),

@@ -15,8 +15,7 @@ import torch
 from recsys_kit.nn.batches import append_mask
 from recsys_kit.nn.fusion.pairwise import PairwiseRecommender
 from recsys_kit.nn.model import DirectRecommender, Scorer, SequenceRecommender
-from recsys_kit.nn.ranking.rank import blocked_tokens, check_finite, never_ranked
-from recsys_kit.ranking import NO_ITEM
+from recsys_kit.nn.ranking.rank import blocked_tokens, never_ranked, top_tokens
 
 
 def extended_table(table: torch.Tensor, new_rows: torch.Tensor) -> torch.Tensor:
@@ -101,9 +100,5 @@ def top_k(scores: torch.Tensor, blocked: torch.Tensor, k: int
     Scores that are NaN or +inf raise :class:`~recsys_kit.errors.NonFiniteError`: a ranking
     built on them would look valid and be meaningless.
     """
-    scores = scores.float()
-    check_finite(scores, "scored some items")
-    scores = scores.masked_fill(blocked, float("-inf"))[:, 1:-1]
-    values, indices = scores.topk(min(k, scores.shape[1]), dim=1)
-    indices = (indices + 1).masked_fill(values.isneginf(), NO_ITEM)
+    indices, values = top_tokens(scores.float(), blocked, k)
     return indices.cpu().numpy(), values.cpu().numpy()

@@ -53,15 +53,11 @@ def rank(
             extra["blocked"] = blocked_tokens(seqs, never(model.n_items + 2), mask_seen)
         with autocast(device, precision):
             scores = score(history, **extra).float()
-        check_finite(scores, "scored some items")
         blocked = extra.get("blocked")
         if blocked is None:
             blocked = blocked_tokens(seqs, never(scores.shape[1]), mask_seen)
-        # Only real items (tokens 1..n) are candidates: never padding or the mask token.
-        scores = scores.masked_fill(blocked, float("-inf"))[:, 1:-1]
-        k = min(k, scores.shape[1])
-        values, indices = scores.topk(k, dim=1)
-        indices = (indices + 1).masked_fill(values.isneginf(), NO_ITEM)
+        indices, values = top_tokens(scores, blocked, k)
+        k = indices.shape[1]
         top_items.append(indices.cpu().numpy())
         top_scores.append(values.cpu().numpy())
     return Ranking(
@@ -70,6 +66,47 @@ def rank(
         scores=np.concatenate(top_scores) if top_scores else np.zeros((0, k), np.float32),
         targets=[np.unique(targets[u]) for u in users],
     )
+
+
+def top_tokens(scores: torch.Tensor, blocked: torch.Tensor, k: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top ``k`` item tokens per row of ``scores`` (B, n_tokens) and their scores, leaving
+    out ``blocked`` ones: ``NO_ITEM`` and -inf where fewer are allowed.
+
+    Scores that are NaN or +inf raise :class:`~recsys_kit.errors.NonFiniteError`: a ranking
+    built on them would look valid and be meaningless.
+    """
+    check_finite(scores, "scored some items")
+    # Only real items (tokens 1..n) are candidates: never padding or the mask token.
+    scores = scores.masked_fill(blocked, float("-inf"))[:, 1:-1]
+    values, columns = highest(scores, min(k, scores.shape[1]))
+    return (columns + 1).masked_fill(values.isneginf(), NO_ITEM), values
+
+
+def highest(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` highest ``scores`` per row and their columns, equal scores in column order.
+
+    ``Tensor.topk`` orders equal values as its kernel happens to, which changes with K and the
+    device: a ranking's metrics then depended on the largest K any evaluator asked for (a
+    popularity model ties often). Here a tie at the cut keeps the earliest columns, and ties
+    within the top K are put in column order.
+    """
+    values, columns = scores.topk(k, dim=1)
+    last = values[:, -1:]
+    slots = (values == last).sum(1)  # the top K's places taken by the cut's score
+    cut_in_tie = ((scores == last).sum(1) > slots) & ~last.squeeze(1).isneginf()
+    if bool(cut_in_tie.any()):
+        rows = cut_in_tie.nonzero().squeeze(1)
+        n = scores.shape[1]
+        earlier_first = torch.arange(n, 0, -1, device=scores.device)
+        key = torch.where(scores[rows] == last[rows], earlier_first, 0)
+        tied = key.topk(int(slots[rows].max()), dim=1).indices  # in column order
+        place = torch.arange(k, device=scores.device)[None, :] - (k - slots[rows])[:, None]
+        chosen = tied.gather(1, place.clamp(0, tied.shape[1] - 1))
+        columns[rows] = torch.where(place >= 0, chosen, columns[rows])
+    columns, order = columns.sort(dim=1)
+    values, by_score = values.gather(1, order).sort(dim=1, descending=True, stable=True)
+    return values, columns.gather(1, by_score)
 
 
 def check_finite(values: torch.Tensor, what: str) -> None:
