@@ -4,12 +4,47 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from recsys_kit.columns import TRAIN
+
+
+def as_strings(values: Iterable[object]) -> np.ndarray:
+    """Text values as an object array of ``str``: each as long as itself. A fixed-width
+    unicode array (``dtype=str``) gives every value the longest one's width, so a single
+    5,000-character id made an array of a million ids take 20 GB."""
+    texts = [str(v) for v in values]
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out
+
+
+def pack_strings(values: np.ndarray) -> dict[str, np.ndarray]:
+    """``values`` as two plain arrays for ``.npz`` (which holds no objects without pickle):
+    their UTF-8 text in one run, and where each value ends in it (in characters)."""
+    texts = [str(v) for v in values]
+    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    text = np.frombuffer("".join(texts).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    return {_TEXT: text, _ENDS: ends}
+
+
+def unpack_strings(archive: Any, name: str) -> np.ndarray:
+    """The string array ``name`` of an ``.npz`` written by :func:`pack_strings` (or, from
+    earlier versions, a fixed-width unicode array), as :func:`as_strings` gives it."""
+    if f"{name}{_TEXT}" not in archive.files:
+        return as_strings(archive[name].tolist())
+    text = archive[f"{name}{_TEXT}"].tobytes().decode("utf-8", "surrogatepass")
+    ends = archive[f"{name}{_ENDS}"].tolist()
+    return as_strings([text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)])
+
+
+#: Suffixes of a packed string array's two parts in an ``.npz``.
+_TEXT, _ENDS = "__text", "__ends"
 
 
 @dataclass
@@ -83,8 +118,8 @@ class SequenceData:
     def save(self, path: Path) -> None:
         """Write to ``.npz`` (plain arrays; loading never unpickles)."""
         arrays = {
-            "user_ids": self.user_ids.astype(str),
-            "item_ids": self.item_ids.astype(str),
+            **_packed("user_ids", self.user_ids),
+            **_packed("item_ids", self.item_ids),
             "offsets": self.offsets,
             "items": self.items,
             "split": self.split,
@@ -92,7 +127,7 @@ class SequenceData:
         if self.ratings is not None:
             arrays["ratings"] = self.ratings
         for name, values in self.item_side.items():
-            arrays[f"side__{name}"] = values.astype(str)
+            arrays.update(_packed(f"side__{name}", values))
         for name, values in self.item_features.items():
             arrays[f"feat__{name}"] = values
         for name, value in self.meta.items():
@@ -106,12 +141,14 @@ class SequenceData:
     def load(cls, path: Path) -> SequenceData:
         """Read what ``save`` wrote."""
         with np.load(path, allow_pickle=False) as z:
-            side = {k[6:]: z[k] for k in z.files if k.startswith("side__")}
+            sides = {k.removesuffix(_TEXT) for k in z.files
+                     if k.startswith("side__") and not k.endswith(_ENDS)}
+            side = {k[6:]: unpack_strings(z, k) for k in sorted(sides)}
             features = {k[6:]: z[k] for k in z.files if k.startswith("feat__")}
             meta = {k[6:]: str(z[k]) for k in z.files if k.startswith("meta__")}
             return cls(
-                user_ids=z["user_ids"],
-                item_ids=z["item_ids"],
+                user_ids=unpack_strings(z, "user_ids"),
+                item_ids=unpack_strings(z, "item_ids"),
                 offsets=z["offsets"],
                 items=z["items"],
                 split=z["split"],
@@ -120,3 +157,8 @@ class SequenceData:
                 item_features=features,
                 meta=meta,
             )
+
+
+def _packed(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    return {f"{name}{part}": array for part, array in pack_strings(values).items()}
+

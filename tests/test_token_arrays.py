@@ -13,6 +13,7 @@ from rich.console import Console
 from recsys_kit.builtin.ingest import FilesConfig
 from recsys_kit.builtin.split import LeaveOneOut, LeaveOneOutConfig
 from recsys_kit.builtin.tokenize import ItemIds, ItemIdsConfig
+from recsys_kit.data import SequenceData
 from recsys_kit.errors import DataError, RecipeError
 from recsys_kit.ingest.files import FilesIngest
 from recsys_kit.ingest.token_arrays import fetch_tokens
@@ -115,3 +116,33 @@ def test_data_stages_spill_past_the_memory_limit(tmp_path: Path) -> None:
         else:
             with pytest.raises(DataError, match=r"data.memory_limit"):
                 prepare()
+
+
+def test_a_long_id_does_not_widen_every_id(tmp_path: Path) -> None:
+    # A fixed-width unicode array gave each of the ids the longest one's width (4 bytes a
+    # character): one 5,000-character id made 3 million rows' ids take gigabytes.
+    path = tmp_path / "long.csv"
+    long_id = "é" * 5000
+    lines = [f"u{u},i{(u + n) % 50},{n}" for u in range(400) for n in range(4)]
+    path.write_text("user,item,ts\n" + "\n".join(lines) + f"\n{long_id},i1,0\n{long_id},i2,1\n"
+                    f"{long_id},i3,2\n", encoding="utf-8")
+    ctx = DataContext(con=duckdb.connect(), console=Console(quiet=True))
+    FilesIngest(FilesConfig(interactions={"path": str(path), "mapping": {
+        "user_id": "user", "item_id": "item", "ts": "ts"}})).run(ctx)
+    LeaveOneOut(LeaveOneOutConfig()).run(ctx)
+    data = ItemIds(ItemIdsConfig()).run(ctx, None)
+    assert data.user_ids.dtype == object and long_id in data.user_ids.tolist()
+    data.save(tmp_path / "data.npz")
+    assert (tmp_path / "data.npz").stat().st_size < 200_000  # 401 ids of 5,000 wide: 8 MB
+    again = SequenceData.load(tmp_path / "data.npz")
+    assert again.user_ids.tolist() == data.user_ids.tolist() and again.user_ids.dtype == object
+
+
+def test_data_saved_by_earlier_versions_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "old.npz"
+    np.savez(path, user_ids=np.array(["a", "bé"]), item_ids=np.array(["x"]),
+             offsets=np.array([0, 1, 2]), items=np.array([1, 1]), split=np.array([0, 0], np.int8),
+             side__title=np.array(["Tea"]))
+    data = SequenceData.load(path)
+    assert data.user_ids.tolist() == ["a", "bé"] and data.item_side["title"].tolist() == ["Tea"]
+    assert data.user_ids.dtype == object

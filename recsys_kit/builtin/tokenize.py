@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field
 
 from recsys_kit.builtin.fields import Text, plain_template
 from recsys_kit.columns import ITEMS, SPLIT_INTERACTIONS, TRAIN
-from recsys_kit.data import SequenceData
+from recsys_kit.data import SequenceData, as_strings
 from recsys_kit.errors import DataError
 from recsys_kit.hookspecs import hookimpl
 from recsys_kit.ingest.token_arrays import fetch_tokens
@@ -104,8 +104,8 @@ class ItemIds:
         users = con.execute("SELECT user_id FROM user_order ORDER BY u").fetchnumpy()["user_id"]
         items = con.execute("SELECT item_id FROM vocab ORDER BY token").fetchnumpy()["item_id"]
         data = SequenceData(
-            user_ids=np.asarray(users, dtype=str),
-            item_ids=np.asarray(items, dtype=str),
+            user_ids=as_strings(users),
+            item_ids=as_strings(items),
             offsets=tokens.offsets,
             items=tokens.items,
             split=tokens.split,
@@ -130,7 +130,7 @@ def _side_columns(ctx: DataContext) -> dict[str, np.ndarray]:
         ) i USING (item_id) ORDER BY v.token
     """).fetchnumpy()
     return {
-        name: np.asarray([("" if v is None or v is np.ma.masked else str(v)) for v in values])
+        name: as_strings("" if v is None or v is np.ma.masked else v for v in values)
         for name, values in side.items()
     }
 

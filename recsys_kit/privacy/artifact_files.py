@@ -123,13 +123,13 @@ def erase_json(path: Path, users: Collection[str], dry_run: bool) -> Counter | N
 def erase_sequences(path: Path, users: Collection[str], dry_run: bool) -> Counter | None:
     """Sequences of ``users`` in a ``SequenceData`` file (``user_ids`` + ``offsets``); None for
     other ``.npz`` files. Found counts are the users' interactions."""
-    from recsys_kit.data import SequenceData
+    from recsys_kit.data import SequenceData, as_strings, unpack_strings
 
     with np.load(path, allow_pickle=False) as z:
-        if "user_ids" not in z.files or "offsets" not in z.files:
+        if not {"user_ids", "user_ids__text"} & set(z.files) or "offsets" not in z.files:
             return None
-        user_ids, offsets = z["user_ids"].astype(str), z["offsets"]
-    gone = np.isin(user_ids, list(users))
+        user_ids, offsets = unpack_strings(z, "user_ids"), z["offsets"]
+    gone = np.isin(user_ids, as_strings(users))
     found = Counter({str(u): int(offsets[i + 1] - offsets[i])
                      for i, u in enumerate(user_ids) if gone[i]})
     if found and not dry_run:

@@ -63,11 +63,15 @@ def write_explanations(
 def first_users(user_ids: np.ndarray, n: int | None) -> np.ndarray:
     """Indices of the first ``n`` users (all when None) in the order the TUI lists them:
     numeric ids by value, before the others by text."""
-    ids = user_ids.astype(str)
-    numeric = np.char.isdigit(ids)
-    values = np.where(numeric, np.char.zfill(ids, max(map(len, ids), default=0)), "")
-    order = np.lexsort((ids, values, ~numeric))
-    return np.sort(order[:n]) if n is not None else np.arange(len(ids))
+    if n is None:
+        return np.arange(len(user_ids))
+    ids = [str(u) for u in user_ids]
+
+    def listed(i: int) -> tuple[bool, int, str, str]:  # numbers by value, without int()'s limit
+        digits = ids[i].lstrip("0") if ids[i].isdigit() else ""
+        return (not ids[i].isdigit(), len(digits), digits, ids[i])
+
+    return np.sort(np.array(sorted(range(len(ids)), key=listed)[:n], dtype=np.int64))
 
 
 def write_occlusion(

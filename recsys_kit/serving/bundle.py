@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recsys_kit.data import SequenceData
+from recsys_kit.data import SequenceData, as_strings
 
 if TYPE_CHECKING:
     from recsys_kit.runner.context import RunContext
@@ -64,7 +64,7 @@ def read_bundle(folder: Path) -> SequenceData:
 
 def without_users(data: SequenceData, user_ids: Iterable[str]) -> tuple[SequenceData, int]:
     """``data`` with every interaction of the given users removed; and how many users went."""
-    gone = np.isin(data.user_ids, np.asarray(list(user_ids), dtype=str))
+    gone = np.isin(data.user_ids, as_strings(user_ids))
     lengths = np.diff(data.offsets)
     keep_rows = np.repeat(~gone, lengths)
     offsets = np.zeros(int((~gone).sum()) + 1, dtype=data.offsets.dtype)

@@ -7,7 +7,7 @@ from string import Formatter
 import numpy as np
 
 from recsys_kit.builtin.tokenize import HfTextConfig
-from recsys_kit.data import SequenceData
+from recsys_kit.data import SequenceData, as_strings
 from recsys_kit.errors import DataError
 from recsys_kit.runner.context import DataContext
 from recsys_kit.text.pretrained import resolve_model
@@ -70,7 +70,7 @@ class HfText:
             )
         data.item_features[f"{cfg.name}.input_ids"] = ids
         data.item_features[f"{cfg.name}.attention_mask"] = mask
-        data.item_side[cfg.name] = np.asarray(texts, dtype=str)
+        data.item_side[cfg.name] = as_strings(texts)
         data.meta[f"{cfg.name}.model"] = cfg.model
         lengths = mask.sum(1)
         empty = sum(1 for t in texts if not t)
