@@ -302,18 +302,22 @@ def _convert(ctx: DataContext, raw: Raw, select: list[str], arms: str, policy: s
     (reader rejects and rows whose ``arms`` give a reason) and return the rows read."""
     con = ctx.con
     con.execute(f"CREATE OR REPLACE TABLE _ingest_conv AS SELECT rowid AS _row, "
-                f"{', '.join(select)}, CASE {raw.guard}{arms}END AS _bad, {raw.text} AS _text "
+                f"{', '.join(select)}, CASE {raw.guard}{arms}END AS _bad "
                 f"FROM {raw.table} {raw.where}")
     kinds = dict(raw.reject_kinds)
     for kind, n in con.execute("SELECT _bad, count(*) FROM _ingest_conv WHERE _bad IS NOT NULL "
                                "GROUP BY _bad").fetchall():
         kinds[kind] = n
-    found = con.execute("SELECT _row, _bad, _text FROM _ingest_conv WHERE _bad IS NOT NULL "
+    found = con.execute("SELECT _row, _bad FROM _ingest_conv WHERE _bad IS NOT NULL "
                         f"ORDER BY _row LIMIT {SHOWN}").fetchall()
-    lines = _csv_lines(con, raw, [r for r, _, _ in found])
+    # Only the rows shown are rendered as text (for every row, it tripled a Parquet ingest).
+    texts = dict(con.execute(
+        f"SELECT rowid, {raw.text} FROM {raw.table} WHERE rowid IN "
+        f"({', '.join(str(r) for r, _ in found)})").fetchall()) if found else {}
+    lines = _csv_lines(con, raw, [r for r, _ in found])
     first = []
-    for r, kind, text in found:
-        line, shown = lines.get(r, (r + 1, text or ""))
+    for r, kind in found:
+        line, shown = lines.get(r, (r + 1, texts.get(r) or ""))
         first.append((line, kind, shown))
     n_read = fetch_one(con, "SELECT count(*) FROM _ingest_conv")[0] + sum(raw.reject_kinds.values())
     ctx.report("ingest", f"{raw.file.name}: {n_read} rows read")

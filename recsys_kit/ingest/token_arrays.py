@@ -34,6 +34,7 @@ def fetch_tokens(ctx: DataContext, rows_per_piece: int = ROWS_PER_PIECE) -> Toke
     sorts them (spilling to disk past its memory limit) into one table; Python reads it piece
     by piece, by row number, straight into preallocated arrays."""
     con = ctx.con
+    started = time.perf_counter()
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _tokens AS
         SELECT o.u, v.token, s.split, CAST(s.rating AS FLOAT) AS rating
@@ -48,11 +49,13 @@ def fetch_tokens(ctx: DataContext, rows_per_piece: int = ROWS_PER_PIECE) -> Toke
     offsets = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     n = int(offsets[-1])
+    if n >= REPORT_FROM_ROWS:  # the sort is the slow part: say it is done
+        ctx.console.print(f"[dim]tokenize: {n:,} interactions sorted by user and time "
+                          f"({time.perf_counter() - started:.1f} s)[/]", highlight=False)
     rated = con.execute("SELECT count(rating) FROM _tokens").fetchone()[0] > 0
     items = np.empty(n, dtype=np.int64)
     split = np.empty(n, dtype=np.int8)
     ratings = np.empty(n, dtype=np.float32) if rated else None
-    started = time.perf_counter()
     for start in range(0, n, rows_per_piece):
         stop = min(start + rows_per_piece, n)
         piece = con.execute(f"SELECT token, split{', rating' if rated else ''} FROM _tokens "

@@ -23,7 +23,7 @@ from recsys_kit.runner.context import DataContext
 from recsys_kit.serving.feedback_ingest import FeedbackSnapshot, append_feedback, feedback_snapshot
 
 #: Bump when the cached format or the data stages' meaning changes.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4  # 4: ids packed as UTF-8; text times keep their UTC offset
 
 T = TypeVar("T")
 StageHook = Callable[[str, str], Callable[[], None]]
