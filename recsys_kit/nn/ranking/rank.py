@@ -94,12 +94,14 @@ def highest(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     values, columns = scores.topk(k, dim=1)
     last = values[:, -1:]
     slots = (values == last).sum(1)  # the top K's places taken by the cut's score
-    cut_in_tie = ((scores == last).sum(1) > slots) & ~last.squeeze(1).isneginf()
+    at_cut = scores == last
+    cut_in_tie = (at_cut.sum(1) > slots) & ~last.squeeze(1).isneginf()
     if bool(cut_in_tie.any()):
         rows = cut_in_tie.nonzero().squeeze(1)
         n = scores.shape[1]
-        earlier_first = torch.arange(n, 0, -1, device=scores.device)
-        key = torch.where(scores[rows] == last[rows], earlier_first, 0)
+        # int32 keys, the size of the scores: a popularity model ties on every row
+        earlier_first = torch.arange(n, 0, -1, device=scores.device, dtype=torch.int32)
+        key = torch.where(at_cut[rows], earlier_first, 0)
         tied = key.topk(int(slots[rows].max()), dim=1).indices  # in column order
         place = torch.arange(k, device=scores.device)[None, :] - (k - slots[rows])[:, None]
         chosen = tied.gather(1, place.clamp(0, tied.shape[1] - 1))
