@@ -91,19 +91,22 @@ def highest(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     popularity model ties often). Here a tie at the cut keeps the earliest columns, and ties
     within the top K are put in column order.
     """
-    values, columns = scores.topk(k, dim=1)
-    last = values[:, -1:]
-    slots = (values == last).sum(1)  # the top K's places taken by the cut's score
-    at_cut = scores == last
-    cut_in_tie = (at_cut.sum(1) > slots) & ~last.squeeze(1).isneginf()
-    if bool(cut_in_tie.any()):
-        rows = cut_in_tie.nonzero().squeeze(1)
-        n = scores.shape[1]
+    n = scores.shape[1]
+    values, columns = scores.topk(min(k + 1, n), dim=1)  # one more: does a tie cross the cut?
+    crosses = None
+    if values.shape[1] > k:
+        crosses = (values[:, k] == values[:, k - 1]) & ~values[:, k - 1].isneginf()
+        values, columns = values[:, :k], columns[:, :k]
+    if crosses is not None and bool(crosses.any()):
+        rows = crosses.nonzero().squeeze(1)
+        last = values[rows, -1:]
+        slots = (values[rows] == last).sum(1)  # the top K's places taken by the cut's score
         # int32 keys, the size of the scores: a popularity model ties on every row
         earlier_first = torch.arange(n, 0, -1, device=scores.device, dtype=torch.int32)
-        key = torch.where(at_cut[rows], earlier_first, 0)
-        tied = key.topk(int(slots[rows].max()), dim=1).indices  # in column order
-        place = torch.arange(k, device=scores.device)[None, :] - (k - slots[rows])[:, None]
+        tied_rows = scores if len(rows) == len(scores) else scores[rows]
+        key = torch.where(tied_rows == last, earlier_first, 0)
+        tied = key.topk(int(slots.max()), dim=1).indices  # in column order
+        place = torch.arange(k, device=scores.device)[None, :] - (k - slots)[:, None]
         chosen = tied.gather(1, place.clamp(0, tied.shape[1] - 1))
         columns[rows] = torch.where(place >= 0, chosen, columns[rows])
     columns, order = columns.sort(dim=1)
