@@ -3,8 +3,8 @@ raises on rank 1 (a deliberate failure of one rank, the others healthy)."""
 
 from __future__ import annotations
 
-import recsys_kit.plugins
-from recsys_kit import cli
+from with_plugin import run_with
+
 from recsys_kit.hookspecs import hookimpl
 
 MESSAGE = "deliberate failure of rank 1 (test plugin)"
@@ -20,13 +20,5 @@ class FailOnRankOne:
             raise RuntimeError(MESSAGE)
 
 
-def make_plugins_with_failure(**kwargs):
-    """The installed plugins and the failing one."""
-    return make_plugins(**kwargs, extra=[FailOnRankOne()])
-
-
-make_plugins = recsys_kit.plugins.make_plugins
-recsys_kit.plugins.make_plugins = make_plugins_with_failure
-
 if __name__ == "__main__":
-    cli.main()
+    run_with(FailOnRankOne())

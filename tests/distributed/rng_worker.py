@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import torch
+from with_plugin import run_with
 
-import recsys_kit.plugins
-from recsys_kit import cli
 from recsys_kit.hookspecs import hookimpl
 
 
@@ -24,13 +23,5 @@ class RecordDraws:
             path.write_text(json.dumps(torch.rand(8).tolist()))
 
 
-def make_plugins_recording(**kwargs):
-    """The installed plugins and the recording one."""
-    return make_plugins(**kwargs, extra=[RecordDraws()])
-
-
-make_plugins = recsys_kit.plugins.make_plugins
-recsys_kit.plugins.make_plugins = make_plugins_recording
-
 if __name__ == "__main__":
-    cli.main()
+    run_with(RecordDraws())
