@@ -40,7 +40,7 @@ def unpack_strings(archive: Any, name: str) -> np.ndarray:
         return as_strings(archive[name].tolist())
     text = archive[f"{name}{_TEXT}"].tobytes().decode("utf-8", "surrogatepass")
     ends = archive[f"{name}{_ENDS}"].tolist()
-    return as_strings([text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)])
+    return as_strings([text[a:b] for a, b in zip([0, *ends][:-1], ends, strict=True)])
 
 
 #: Suffixes of a packed string array's two parts in an ``.npz``.

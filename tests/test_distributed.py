@@ -199,6 +199,7 @@ def test_the_launcher_reports_rank_zeros_status_as_a_shell_would() -> None:
     # Rank 0 stopped for the killed rank: the kill is the cause, however rank 0 learnt of it.
     assert failure_status({0: 130, 1: -9}) == failure_status({0: 143, 1: -9}) == 137
     assert failure_status({0: 1, 1: -9}) == 1  # rank 0's own failure comes first
+    assert failure_status({0: 143, 1: -15, 2: -9}) == 137  # rank 1 died of the stop itself
 
 
 def test_a_lost_peer_is_told_apart_from_a_bug() -> None:

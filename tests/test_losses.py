@@ -274,17 +274,19 @@ def test_in_batch_candidates_are_expected_as_often_as_items_are_targets() -> Non
     assert log_expected[:4].exp().tolist() == pytest.approx([2 + 2 / 3] * 4)
 
 
-def test_target_counts_are_the_next_item_targets_within_the_history() -> None:
+def test_target_counts_are_the_training_targets_within_the_history() -> None:
     from recsys_kit.columns import TRAIN
     from recsys_kit.data import SequenceData
-    from recsys_kit.nn.model import next_item_target_counts
 
     items = np.array([1, 2, 3, 4, 1, 3, 2])  # user a: 1 2 3 4 1, user b: 3 2
     data = SequenceData(user_ids=np.array(["a", "b"]), item_ids=np.array(["x", "y", "z", "w"]),
                         offsets=np.array([0, 5, 7]), items=items,
                         split=np.full(len(items), TRAIN))
-    # a's first item (1) is never a target, nor items before its last 3 targets (2)
-    assert next_item_target_counts(data, max_len=3).tolist() == [0, 1, 1, 1, 1]
+    shape = ModelShape.of(data, dim=8, max_len=3)
+    # next item: a's first item (1) is never a target, nor items before its last 3 targets (2)
+    assert shape.target_counts().tolist() == [0, 1, 1, 1, 1]
+    shape.objective = "masked"  # BERT4Rec: any of the last 3 items, the first one included
+    assert shape.target_counts().tolist() == [0, 1, 1, 2, 1]
     assert data.train_counts().tolist() == [0, 2, 2, 2, 1]
 
 

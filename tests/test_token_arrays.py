@@ -146,3 +146,14 @@ def test_data_saved_by_earlier_versions_still_loads(tmp_path: Path) -> None:
     data = SequenceData.load(path)
     assert data.user_ids.tolist() == ["a", "bé"] and data.item_side["title"].tolist() == ["Tea"]
     assert data.user_ids.dtype == object
+
+
+def test_data_without_users_or_items_saves_and_loads(tmp_path: Path) -> None:
+    # Erasing every user of a serving bundle writes this; reading it back failed.
+    empty = SequenceData(user_ids=np.array([], dtype=object), item_ids=np.array(["x"]),
+                         offsets=np.array([0]), items=np.array([], dtype=np.int64),
+                         split=np.array([], dtype=np.int8), item_side={"title": np.array([""])})
+    empty.save(tmp_path / "empty.npz")
+    again = SequenceData.load(tmp_path / "empty.npz")
+    assert again.user_ids.tolist() == [] and again.item_side["title"].tolist() == [""]
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +41,19 @@ class ModelShape:
     report: Callable[[str], None] = print
     rating_mean: float = 0.0
     fused_width: int = 0
-    #: How often each token is a next-item training target (a sequence's first item, and
-    #: items before its last ``max_len``, never are): the distribution that in-batch negatives
-    #: are drawn from. None: ``item_counts``.
-    target_counts: np.ndarray | None = None
+    #: How the user encoder is trained (its ``objective``: ``next_item`` or ``masked``), set
+    #: by the runner once the encoder is built, before the scorer.
+    objective: str = "next_item"
+    #: ``objective -> counts`` for :meth:`target_counts`; None where there is no data.
+    count_targets: Callable[[str], np.ndarray] | None = field(default=None, repr=False)
+
+    def target_counts(self) -> np.ndarray:
+        """How often each token is a training target under ``objective``: the distribution
+        in-batch negatives are drawn from (``item_counts`` when unknown). Counted on first
+        use: only the losses that draw in-batch negatives need it."""
+        if self.count_targets is None:
+            return self.item_counts
+        return self.count_targets(self.objective)
 
     @property
     def n_tokens(self) -> int:
@@ -60,14 +70,16 @@ class ModelShape:
             rating_mean = float(np.nanmean(train))
         return cls(data.n_items, dim, max_len, data.train_counts(), data.item_side,
                    data.item_features, data.meta, rating_mean=rating_mean,
-                   target_counts=next_item_target_counts(data, max_len),
+                   count_targets=partial(training_target_counts, data, max_len),
                    **run)  # type: ignore[arg-type]
 
 
-def next_item_target_counts(data: SequenceData, max_len: int) -> np.ndarray:
-    """Per token, how many next-item training targets it is: the last ``max_len`` items of each
-    training sequence after its first (see ``recsys_kit.nn.batches.next_item_pairs``)."""
-    tails = [s[1:][-max_len:] for s in data.sequences(TRAIN) if len(s) >= 2]
+def training_target_counts(data: SequenceData, max_len: int, objective: str) -> np.ndarray:
+    """Per token, how often it is a training target: for ``next_item``, the last ``max_len``
+    items of each training sequence after its first (``nn.batches.next_item_pairs``); for
+    ``masked``, any of its last ``max_len`` items (``nn.batches.mask_items``)."""
+    first = 1 if objective == "next_item" else 0
+    tails = [s[first:][-max_len:] for s in data.sequences(TRAIN) if len(s) >= 2]
     targets = np.concatenate(tails) if tails else np.zeros(0, dtype=np.int64)
     return np.bincount(targets, minlength=data.n_items + 1)
 

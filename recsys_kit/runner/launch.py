@@ -103,6 +103,9 @@ def failure_status(exit_codes: dict[int, int]) -> int:
     if not exit_codes:
         return 1
     killed = [code for _, code in sorted(exit_codes.items()) if code < 0]
+    # A rank that died of the launcher's SIGTERM (or Ctrl-C) was stopped too; another
+    # signal (SIGKILL, SIGSEGV) is the cause.
+    killed.sort(key=lambda code: -code in (signal.SIGTERM, signal.SIGINT))
     code = exit_codes.get(0, exit_codes[min(exit_codes)])
     if killed and (code < 0 or code > 128):
         code = killed[0]

@@ -66,6 +66,7 @@ def build_model(ctx: RunContext, data: SequenceData) -> tuple[Model, int]:
 
     _check_memory(ctx, user, shape)
     encoder = make(user)
+    shape.objective = getattr(encoder, "objective", shape.objective)
     if isinstance(encoder, DirectRecommender):
         encoder.fit(data)
         return encoder.to(ctx.device), max_len

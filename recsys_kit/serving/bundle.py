@@ -5,10 +5,13 @@ Next to its checkpoint, every run writes into ``<output.dir>/artifacts/<run_id>/
 - ``run.json``: the run id, name, recipe file and the effective recipe (the mapping the run
   was validated from), so that the folder alone is enough to rebuild the model;
 - ``serving.npz``: the tokenized data the model was built from, in the data cache's format
-  (:meth:`recsys_kit.data.SequenceData.save`, plain arrays, never pickled): ``user_ids``,
-  ``item_ids`` (token ``t`` is ``item_ids[t - 1]``), the CSR histories ``offsets`` / ``items``
-  with their ``split`` labels (and ``ratings``), item side columns ``side__<column>`` (titles,
-  text), item features ``feat__<name>`` (tokenized text) and ``meta__<name>``.
+  (:meth:`recsys_kit.data.SequenceData.save`, plain arrays, never pickled; read it with
+  :meth:`~recsys_kit.data.SequenceData.load`): ``user_ids``, ``item_ids`` (token ``t`` is
+  ``item_ids[t - 1]``), the CSR histories ``offsets`` / ``items`` with their ``split`` labels
+  (and ``ratings``), item side columns ``side__<column>`` (titles, text), item features
+  ``feat__<name>`` (tokenized text) and ``meta__<name>``. Each text array is packed as
+  ``<name>__text`` (its values' UTF-8 bytes, one after another) and ``<name>__ends`` (where
+  each value ends, in characters).
 
 Both are registered in the ``artifacts`` table (names ``run_json`` and ``serving_data``).
 :func:`drop_users` removes users from a bundle (erasure); a popularity or mean-rating run is

@@ -16,10 +16,9 @@ from recsys_kit.nn.model import ModelShape, Scorer
 def build_criterion(config: DotConfig, shape: ModelShape) -> nn.Module | None:
     """The large-catalogue loss the config asks for (None: the full softmax)."""
     if config.loss == "sampled_softmax":
-        targets = shape.item_counts if shape.target_counts is None else shape.target_counts
         return SampledSoftmax(shape.item_counts[1:shape.n_items + 1], config.negatives,
                               config.sampler, config.in_batch,
-                              target_counts=targets[1:shape.n_items + 1])
+                              target_counts=shape.target_counts()[1:shape.n_items + 1])
     if config.loss == "gbce":
         return GeneralisedBinaryCrossEntropy(shape.n_items, config.negatives, config.gbce_t,
                                              config.negative_block)

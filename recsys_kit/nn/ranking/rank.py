@@ -92,6 +92,8 @@ def highest(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     within the top K are put in column order.
     """
     n = scores.shape[1]
+    if k == 0:
+        return scores.topk(0, dim=1)
     values, columns = scores.topk(min(k + 1, n), dim=1)  # one more: does a tie cross the cut?
     crosses = None
     if values.shape[1] > k:
