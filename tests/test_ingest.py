@@ -186,10 +186,10 @@ def test_text_times_keep_their_utc_offset_and_others_are_utc(tmp_path: Path,
     # zone must not matter to times written without an offset.
     path = write(tmp_path / "r.csv", "user,item,at\nu,c,2020-01-01T07:00:00Z\n"
                  "u,a,2020-01-01T10:00:00+02:00\nu,b,2020-01-01 09:00:00\n"
-                 "u,d,2020-01-01 10:30 -0130\n")
+                 "u,d,2020-01-01 10:30 -0130\nu,e,2020-01-01T13:30:00 Europe/Berlin\n")
     ctx = run_files(interactions={"path": path, "mapping": {"user_id": "user", "item_id": "item",
                                                             "ts": "at"}})
-    utc = {"c": "07:00", "a": "08:00", "b": "09:00", "d": "12:00"}
+    utc = {"c": "07:00", "a": "08:00", "b": "09:00", "d": "12:00", "e": "12:30"}
     assert {item: ts for _, item, ts, *_ in interactions(ctx)} == {
         item: datetime.fromisoformat(f"2020-01-01T{hhmm}+00:00").timestamp()
         for item, hhmm in utc.items()}

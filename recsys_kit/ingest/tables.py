@@ -250,11 +250,12 @@ def _check_type(raw: Raw, name: str, role: str, dtype: str) -> None:
         f"interactions.mapping.{role}; its columns: {', '.join(raw.columns)}.")
 
 
-#: A date-time text that ends with a UTC offset after its time of day: `...10:00:00+02:00`,
-#: `...T07:00Z`, `... 10:00 +0200`.
-_ENDS_WITH_OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)\s*$"
-#: Space before that offset, which DuckDB's TIMESTAMPTZ cast does not take.
-_SPACE_BEFORE_OFFSET = r"\s+([zZ]|[+-]\d\d(:?\d\d)?)\s*$"
+#: A date-time text that ends with its time zone after its time of day: an offset
+#: (`...10:00:00+02:00`, `...T07:00Z`, `... 10:00 +0200`) or a zone name (`... Europe/Berlin`).
+_ENDS_WITH_ZONE = (r"\d:\d\d(:\d\d(\.\d+)?)?(\s*([zZ]|[+-]\d\d(:?\d\d){0,2})"
+                   r"|\s+[A-Za-z][A-Za-z_]*(/[A-Za-z_+-]+)*)\s*$")
+#: Space before an offset, which DuckDB's TIMESTAMPTZ cast does not take.
+_SPACE_BEFORE_OFFSET = r"\s+([zZ]|[+-]\d\d(:?\d\d){0,2})\s*$"
 
 
 def _number(expr: str, dtype: str, is_ts: bool) -> str:
@@ -264,14 +265,15 @@ def _number(expr: str, dtype: str, is_ts: bool) -> str:
     if dtype.startswith(("TIMESTAMP", "DATE")):
         return f"epoch({expr})"
     if is_ts:
-        # A time written with its offset is that instant: TIMESTAMPTZ keeps the offset, which
+        # A time written with its zone is that instant: TIMESTAMPTZ keeps the zone, which
         # TIMESTAMP drops. One without is UTC, as TIMESTAMP reads it (TIMESTAMPTZ would read
-        # it in the machine's time zone).
+        # it in the machine's time zone); so is one whose zone TIMESTAMPTZ cannot read.
         text = f"CAST({expr} AS VARCHAR)"
-        with_offset = f"regexp_replace({text}, '{_SPACE_BEFORE_OFFSET}', '\\1')"
+        zoned = f"regexp_replace({text}, '{_SPACE_BEFORE_OFFSET}', '\\1')"
+        plain = f"epoch(TRY_CAST({expr} AS TIMESTAMP))"
         return (f"coalesce(TRY_CAST({expr} AS DOUBLE), CASE WHEN regexp_matches({text}, "
-                f"'{_ENDS_WITH_OFFSET}') THEN epoch(TRY_CAST({with_offset} AS TIMESTAMPTZ)) "
-                f"ELSE epoch(TRY_CAST({expr} AS TIMESTAMP)) END)")
+                f"'{_ENDS_WITH_ZONE}') THEN coalesce(epoch(TRY_CAST({zoned} AS TIMESTAMPTZ)), "
+                f"{plain}) ELSE {plain} END)")
     return f"TRY_CAST({expr} AS DOUBLE)"
 
 
