@@ -32,6 +32,11 @@ case "$mode" in
     *) echo "gpu.sh: unknown mode '$mode'; use prepare, run (the default) or large [M]," \
             "or --help" >&2; exit 2 ;;
 esac
+minutes=${2:-8}  # large M: checked before anything is installed
+if [[ "$mode" == "large" ]] && ! [[ "$minutes" =~ ^[1-9][0-9]*$ ]]; then
+    echo "gpu.sh large M: M is whole minutes of training, such as 5 (got '$minutes')" >&2
+    exit 2
+fi
 
 WHEELS=(pydantic pydantic-core annotated-types typing-inspection duckdb textual cut-cross-entropy
         opacus)
@@ -60,8 +65,9 @@ PY
     ls -la .whl .gl/data/ml-1m
     du -sh .whl .gl
     # What the device tool copies: the files git does not ignore, and the carried folders.
-    tree=$(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- \
-           | tail -1 | cut -f1)
+    # (a tracked file deleted here is counted as nothing: du names it and goes on)
+    tree=$({ git ls-files -z --cached --others --exclude-standard \
+             | du -cb --files0-from=- 2>/dev/null || true; } | tail -1 | cut -f1)
     carried=$(du -cb .whl .gl | tail -1 | cut -f1)
     echo "about $(( (tree + carried) / 1048576 )) MiB would travel (the device tool's limit:" \
          "64 MiB)"
@@ -83,7 +89,6 @@ echo "installed in $(( $(date +%s) - started )) s"
 
 export RECSYS_KIT_DATA=$PWD/.gl/data RECSYS_KIT_SHARED_DATA=$PWD/.gl/data HF_HUB_OFFLINE=1
 if [[ "$mode" == "large" ]]; then  # a call of its own: M minutes of training, no tests
-    minutes=${2:-8}
     # 90 s beyond the training budget: start-up, data, the test ranking and explanations.
     timeout $(( minutes * 60 + 90 )) python3 benchmarks/gpu_benchmarks.py ml-1m-large \
         "--set=train.max_minutes=$minutes" || echo "stopped (exit $?)"
