@@ -12,7 +12,7 @@ import pytest
 from recsys_kit.errors import StoreError
 from recsys_kit.store import ResultStore
 from recsys_kit.store.connection import transaction
-from recsys_kit.store.results import SCHEMA_VERSION
+from recsys_kit.store.results import SCHEMA_VERSION, now
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
@@ -53,6 +53,19 @@ def start(store: ResultStore, run_id: str = "r1") -> None:
                     plugins=[{"recipe_path": "model.encoders.user", "family": "user_encoder",
                               "plugin": "sasrec", "distribution": "recsys-kit",
                               "version": "0.1.0", "params": {"dim": 8}}])
+
+
+def test_writes_kept_aside_by_an_earlier_version_still_merge(store: ResultStore) -> None:
+    # Journal entries written before runs.processes existed name no process count.
+    store.journal.add("start_run", {
+        "run_id": "old", "name": "n", "recipe": {"a": 1}, "source": "x.yaml",
+        "versions": {"torch": "2"}, "device": "cpu", "seed": 1, "monitor": "ndcg@10",
+        "plugins": [], "parent_run_id": None, "pid": 1, "host": "h", "at": now()})
+    store.journal.add("restart_run", {"run_id": "old", "attempt": 2, "pid": 2, "host": "h",
+                                      "device": "cpu", "at": now()})
+    assert store.merge_pending() == 2
+    _, rows = store.query("SELECT run_id, attempts, processes FROM runs")
+    assert rows == [("old", 2, 1)]
 
 
 def test_docs_and_schema_are_equal(store: ResultStore) -> None:
