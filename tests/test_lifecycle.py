@@ -20,6 +20,7 @@ from recsys_kit.errors import RecipeError, RecsysKitError
 from recsys_kit.interrupts import StopRequested
 from recsys_kit.plugins import make_plugins
 from recsys_kit.recipe.loader import validate_mapping
+from recsys_kit.runner.data_stages import prepare_data
 from recsys_kit.runner.pipeline import Runner
 from recsys_kit.store import ResultStore
 from recsys_kit.testing import tiny
@@ -112,6 +113,32 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path: 
     epochs = rows(store, "SELECT DISTINCT epoch FROM metrics WHERE split = 'valid' ORDER BY 1")
     assert [e for (e,) in epochs] == list(range(1, 7))
     assert not (tmp_path / "b" / "artifacts" / stopped.run_id / "last.safetensors").exists()
+
+
+def test_a_resume_refused_for_changed_data_leaves_the_run_resumable(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    original = "user_id,item_id,ts\n" + "".join(
+        f"u{u},i{(u * 7 + n) % 40},{n}\n" for u in range(60) for n in range(8))
+    events.write_text(original)
+    recipe = tiny(tmp_path / "b", *LONGER, "data.ingest={plugin: files, params: "
+                  f"{{interactions: {{path: '{events}'}}}}}}")
+    [stopped], plugins = run_in_process(recipe, StopAt(2))
+    store = ResultStore.in_dir(tmp_path / "b")
+    runner = Runner(plugins, Console(quiet=True))
+    events.write_text(original + "u0,i1,99\n")
+    [refused] = runner.resume(stopped.run_id, store.path)
+    assert refused.status == "failed" and "the run stays resumable" in str(refused.error)
+    # It was stored as failed, and a failed run never resumes.
+    assert rows(store, "SELECT status, best_epoch FROM runs") == [("interrupted", 2)]
+    events.write_text(original)
+    # A run that recorded its data under the previous cache format resumes too.
+    loaded = validate_mapping(recipe, plugins.registry)
+    prepared = prepare_data(loaded, tmp_path / "b" / "cache", Console(quiet=True),
+                            lambda family, name: lambda: None)
+    with duckdb.connect(str(store.path)) as con:
+        con.execute("UPDATE runs SET data_key = ?", [prepared.earlier_keys[0]])
+    [resumed] = runner.resume(stopped.run_id, store.path)
+    assert resumed.status == "completed", resumed.error
 
 
 def test_only_interrupted_or_lost_runs_resume(tmp_path: Path) -> None:

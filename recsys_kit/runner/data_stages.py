@@ -24,6 +24,9 @@ from recsys_kit.serving.feedback_ingest import FeedbackSnapshot, append_feedback
 
 #: Bump when the cached format or the data stages' meaning changes.
 CACHE_FORMAT = 4  # 4: ids packed as UTF-8; text times keep their UTC offset
+#: Earlier formats whose runs still resume: their data is rebuilt by today's stages (for
+#: format 3 the same data, unless text date-times carried a UTC offset).
+RESUMABLE_FORMATS = (3,)
 
 T = TypeVar("T")
 StageHook = Callable[[str, str], Callable[[], None]]
@@ -37,6 +40,8 @@ class PreparedData:
     key: str
     cached: bool
     skipped_rows: Path | None = None
+    #: The same data's keys under :data:`RESUMABLE_FORMATS` (what runs started then recorded).
+    earlier_keys: tuple[str, ...] = ()
 
 
 def _fingerprint(path: Path) -> dict[str, object]:
@@ -48,7 +53,8 @@ def _fingerprint(path: Path) -> dict[str, object]:
 
 
 def data_key(loaded: LoadedRecipe, ingest: object,
-             feedback: FeedbackSnapshot | None = None, privacy: dict | None = None) -> str:
+             feedback: FeedbackSnapshot | None = None, privacy: dict | None = None,
+             cache_format: int = CACHE_FORMAT) -> str:
     """Hash of the data stages' names and params, their input files' identity, the feedback
     events the recipe takes (``data.feedback``) and what the privacy step does
     (``DataPrivacy.fingerprint``: a key's identity, never the key)."""
@@ -58,7 +64,7 @@ def data_key(loaded: LoadedRecipe, ingest: object,
               *(f for s in stages for f in getattr(s.config, "cache_inputs", lambda: [])())]
     blob = json.dumps(
         {
-            "format": CACHE_FORMAT,
+            "format": cache_format,
             "seed": loaded.recipe.seed,
             "stages": [[s.spec.family.value, s.spec.name, s.spec.version,
                         s.config.model_dump(mode="json")] for s in stages],
@@ -79,6 +85,8 @@ def prepare_data(
     feedback = feedback_snapshot(loaded.recipe.data.feedback, loaded.recipe.output.dir)
     privacy = DataPrivacy.of(loaded)
     key = data_key(loaded, ingest, feedback, privacy.fingerprint())
+    earlier = tuple(data_key(loaded, ingest, feedback, privacy.fingerprint(), cache_format=f)
+                    for f in RESUMABLE_FORMATS)
     path = cache_dir / f"data-{key}.npz"
     skipped = cache_dir / f"data-{key}-skipped-rows.csv"
     if path.exists():
@@ -89,7 +97,8 @@ def prepare_data(
         else:
             console.print(f"[dim]data stages: cached ({path})[/]")
             return PreparedData(data, key, cached=True,
-                                skipped_rows=skipped if skipped.exists() else None)
+                                skipped_rows=skipped if skipped.exists() else None,
+                                earlier_keys=earlier)
     ctx = DataContext(con=connect(loaded, cache_dir), seed=loaded.recipe.seed, console=console,
                       quote_rows=privacy.key is None)
     try:
@@ -115,7 +124,8 @@ def prepare_data(
             writer.writerow(["file", "line", "reason"])
             writer.writerows(rows)
     data.save(path)
-    return PreparedData(data, key, cached=False, skipped_rows=skipped if rows else None)
+    return PreparedData(data, key, cached=False, skipped_rows=skipped if rows else None,
+                        earlier_keys=earlier)
 
 
 def connect(loaded: LoadedRecipe, cache_dir: Path) -> duckdb.DuckDBPyConnection:

@@ -94,6 +94,10 @@ def _plugin_rows(loaded: LoadedRecipe) -> list[dict]:
     ]
 
 
+class ResumeRefused(RecsysKitError):
+    """A stopped run cannot resume here: its data cannot be made again."""
+
+
 @dataclass
 class _Resumed:
     """The row of a run being resumed: its id, attempt number and dataset."""
@@ -258,11 +262,18 @@ class Runner:
                 prepared = self._prepare(ctx)
                 outcome.data_seconds = time.perf_counter() - t0
                 if resumed and resumed.data_key and resumed.data_key != prepared.key:
-                    raise RecsysKitError(
-                        f"Run {run_id} cannot resume: its input data changed since it started "
-                        f"(data key {prepared.key}, was {resumed.data_key}). Resume it from the "
-                        "folder it was started in, with the same input files, or start a new "
-                        "run.")
+                    if resumed.data_key not in prepared.earlier_keys:
+                        raise ResumeRefused(
+                            f"Run {run_id} cannot resume: the data it trained on can no longer "
+                            f"be made (data key {prepared.key}, was {resumed.data_key}): an "
+                            "input file, the feedback it takes (data.feedback) or an erasure "
+                            "(`recsys-kit forget`) changed it. Resume it from the folder it was "
+                            "started in once its input files are back, or start a new run; "
+                            "the run stays resumable.")
+                    ctx.console.print(
+                        f"resuming with the data stages of this recsys-kit version (data key "
+                        f"{prepared.key}; the run recorded {resumed.data_key} under an earlier "
+                        "one): the same recipe and input files", highlight=False)
                 self._store_dataset(store, prepared)
             outcome.prepared = prepared
             store.set_data_key(run_id, prepared.key)
@@ -321,7 +332,11 @@ class Runner:
                     outcome.error, "signal_name", None) == "SIGTERM"):
                 outcome.status, outcome.error = "interrupted", RankVanished(outcome.error)
         hook, exc = self.plugins.hook, outcome.error
-        if outcome.status == "completed":
+        if isinstance(exc, ResumeRefused):  # nothing ran: the run stays as it was, resumable
+            store.finish_run(ctx.run_id, "interrupted", best_epoch=result.best_epoch,
+                             error=str(exc), keep_best_epoch=True)
+            self._call_hook(hook.on_error, run=ctx, error=exc)
+        elif outcome.status == "completed":
             store.finish_run(ctx.run_id, "completed", best_epoch=result.best_epoch)
             # Only a stopped run resumes: a completed one keeps its best weights alone.
             (ctx.artifacts_dir / checkpoints.LAST).unlink(missing_ok=True)

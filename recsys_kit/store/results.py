@@ -181,10 +181,13 @@ class ResultStore:
         self._write("set_data_key", run_id=run_id, data_key=data_key)
 
     def finish_run(
-        self, run_id: str, status: str, *, best_epoch: int | None = None, error: str | None = None
+        self, run_id: str, status: str, *, best_epoch: int | None = None, error: str | None = None,
+        keep_best_epoch: bool = False,
     ) -> None:
-        """Mark the run ``completed``, ``failed``, ``interrupted`` or ``lost``."""
-        self._write("finish_run", run_id=run_id, status=status, best_epoch=best_epoch, error=error)
+        """Mark the run ``completed``, ``failed``, ``interrupted`` or ``lost``
+        (``keep_best_epoch``: a recorded best epoch stays when ``best_epoch`` is None)."""
+        self._write("finish_run", run_id=run_id, status=status, best_epoch=best_epoch, error=error,
+                    keep_best_epoch=keep_best_epoch)
 
     def log_metrics(
         self, run_id: str, split: str, epoch: int | None, values: Mapping[str, float]
