@@ -36,7 +36,8 @@ SHOWN_ERRORS = 5
 class FeedbackEvent(BaseModel):
     """One feedback event (the body of ``POST /feedback``, a line of a feedback file)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+    # Ids are kept exactly, spaces included, as the data stages read them.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     user_id: str = Field(min_length=1, description="The user, as the run knows them.")
     item_id: str = Field(min_length=1, description="The item the feedback is about.")

@@ -31,7 +31,8 @@ EXAMPLE = '{"user_id": "42", "k": 10}'
 class RecommendRequest(BaseModel):
     """Who to recommend for, how many items, and whether to explain them."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Ids are kept exactly, spaces included, as the data stages read them.
+    model_config = ConfigDict(extra="forbid")
 
     user_id: str | None = Field(None, description="A user the run knows (their recorded "
                                 "history is used).")

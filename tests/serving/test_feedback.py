@@ -145,3 +145,14 @@ def test_bad_feedback_settings_are_recipe_errors(tmp_path: Path) -> None:
     text = str(caught.value)
     assert "data.feedback.kinds.0" in text and "data.feedback.min_vaule" in text
     assert "did you mean 'min_value'" in text.lower()
+
+
+def test_ids_keep_their_spaces_as_the_data_stages_read_them() -> None:
+    # ' pad' and 'pad' are two users of a CSV (DuckDB keeps the spaces); stripping them made
+    # a request about one answer for, and file feedback under, the other.
+    from recsys_kit.serving.http import RecommendRequest
+
+    event = FeedbackEvent(user_id=" pad", item_id="i2 ", kind="click")
+    assert (event.user_id, event.item_id) == (" pad", "i2 ")
+    assert RecommendRequest(user_id=" pad", history=[" x"]).model_dump()["user_id"] == " pad"
+    assert RecommendRequest(user_id=" pad", history=[" x"]).history == [" x"]
