@@ -141,12 +141,12 @@ class LoadedRun:
     def user_position(self, user_id: str) -> int:
         """The row of ``user_id`` in the run's data; :class:`UnknownUser` when there is none."""
         row = self._users.get(canonical_user_id(str(user_id), self.loaded.effective))
-        if row is None:
-            example = self.data.user_ids[0] if self.data.n_users else "?"
+        if row is None:  # no example id: an answer to anyone must not name a real user
             raise UnknownUser(
                 f"Run {self.run_id} does not know user '{user_id}' (it knows "
                 f"{self.data.n_users:,} users; ids are strings exactly as in the training data, "
-                f"e.g. '{example}'). Send the user's recent items as a history instead.")
+                "raw ids also where the results are pseudonymised). Send the user's recent "
+                "items as a history instead.")
         return row
 
     def history_of(self, user_id: str) -> list[str]:
