@@ -30,12 +30,14 @@ GONE = raw_ids()[5]
 AUDIT = ("erasures", "erasure_places")
 
 
-def run(folder: Path, privacy: str) -> Path:
-    """Run the people recipe in this process; return its output folder."""
+def run(folder: Path, privacy: str, *, feedback: bool = False) -> Path:
+    """Run the people recipe in this process (``feedback``: with the feedback events of its
+    results file); return its output folder."""
     interactions, items = write_data(folder / "data")
     out = folder / "runs"
     recipe = folder / "recipe.yaml"
-    recipe.write_text(recipe_text(interactions, items, out, privacy=privacy))
+    text = recipe_text(interactions, items, out, privacy=privacy)
+    recipe.write_text(text.replace("data:\n", "data:\n  feedback: {}\n") if feedback else text)
     plugins = make_plugins()
     saved = os.environ.get("RECSYS_KIT_PSEUDONYM_KEY")
     os.environ["RECSYS_KIT_PSEUDONYM_KEY"] = SECRET
@@ -127,6 +129,25 @@ def test_a_later_run_leaves_the_erased_user_out(forgotten: dict[str, Any]) -> No
                   "WHERE run_id = (SELECT max(run_id) FROM runs)")
     assert len(users) == len(raw_ids()) - 1
     assert forgotten["pseudonym"] not in {u for (u,) in users}
+
+
+def test_feedback_does_not_bring_an_erased_user_back(tmp_path: Path) -> None:
+    # The erasure filter ran before feedback was appended: the user's later feedback made a
+    # retrain train on, and recommend to, them again while it said it left them out.
+    out = run(tmp_path, "{pseudonymize_users: true}")
+    results = out / "results.duckdb"
+    proc = cli("forget", "--user", GONE, "--results", str(results))
+    assert proc.returncode == 0, proc.stderr
+    run_id = query(results, "SELECT run_id FROM runs")[0][0]
+    gone = pseudonym_for(GONE, PseudonymKey(SECRET.encode(), "test"))
+    with duckdb.connect(str(results)) as con:  # enough events to be split and trained on
+        con.executemany("INSERT INTO feedback BY NAME SELECT ? AS event_id, ? AS run_id, "
+                        "? AS user_id, ? AS item_id, 'click' AS kind, 1.0 AS value, "
+                        "now()::TIMESTAMP AS ts, now()::TIMESTAMP AS received_at, "
+                        "'python' AS source", [[f"e{i}", run_id, gone, f"i{i}"] for i in range(5)])
+    run(tmp_path, "{pseudonymize_users: true}", feedback=True)
+    users = {u for (u,) in query(results, "SELECT DISTINCT user_id FROM recommendations")}
+    assert gone not in users and len(users) == len(raw_ids()) - 1
 
 
 def test_forget_with_a_wrong_key_is_refused(forgotten: dict[str, Any], tmp_path: Path) -> None:

@@ -68,8 +68,7 @@ class DataPrivacy:
         con = ctx.con
         if self.key is not None:
             self._pseudonymize(ctx)
-        if self.erased:
-            self._leave_out_erased(ctx)
+        self.leave_out_erased(ctx)
         items = _columns(con, ITEMS)
         side = [c for c in items if c != "item_id"]
         for column in self.drop_columns:
@@ -110,8 +109,11 @@ class DataPrivacy:
         ctx.report("privacy", f"{len(raw):,} user ids replaced by pseudonyms (key id "
                    f"{self.key.id})")
 
-    def _leave_out_erased(self, ctx: DataContext) -> None:
-        """Delete the interactions of users erased from this output folder."""
+    def leave_out_erased(self, ctx: DataContext) -> None:
+        """Delete the interactions of users erased from this output folder (also run after
+        feedback is appended: an erased user's later feedback must not bring them back)."""
+        if not self.erased:
+            return
         con = ctx.con
         users = con.execute(f"SELECT DISTINCT user_id FROM {INTERACTIONS}").fetchnumpy()["user_id"]
         refs = [str(u) if self.key is not None else raw_user_ref(str(u)) for u in users]

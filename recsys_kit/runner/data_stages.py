@@ -107,6 +107,7 @@ def prepare_data(
         privacy.apply(ctx)
         if feedback is not None:
             append_feedback(ctx, feedback)
+            privacy.leave_out_erased(ctx)
         _timed(ctx, stage_hook, loaded.stage("data.split"),
                lambda: loaded.stage("data.split").build().run(ctx))
         data: SequenceData | None = None
