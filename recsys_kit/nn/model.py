@@ -261,9 +261,10 @@ class SequenceRecommender(nn.Module):
         """Scores (B, C) of ``candidates`` (B, C) tokens for each history."""
         return self.scores(history, table, ratings=ratings).gather(1, candidates)
 
-    def pair_scorer(self) -> Callable[..., torch.Tensor]:
-        """``pair_scores`` with the item table computed once, for many batches."""
-        table = self.item_table()
+    def pair_scorer(self, table: torch.Tensor | None = None) -> Callable[..., torch.Tensor]:
+        """``pair_scores`` with the item table computed once, for many batches (``table``:
+        one given instead, e.g. with new items' rows appended)."""
+        table = self.item_table() if table is None else table
         return lambda history, candidates, **extra: self.pair_scores(
             history, candidates, table=table, **extra)
 

@@ -77,13 +77,15 @@ def occlusion_reasons(
     precision: str = "fp32",
     batch_rows: int = 2048,
     ratings: Sequence[np.ndarray] | None = None,
+    table: torch.Tensor | None = None,
 ) -> list[list[Reason]]:
     """Per user, the ``keep`` history items whose removal lowers each recommendation's score
     most (only items that lower it). ``recommended`` is (users, K) tokens, ``NO_ITEM`` in
-    empty slots; ``ratings`` (aligned with ``histories``) go to models that read them."""
+    empty slots; ``ratings`` (aligned with ``histories``) go to models that read them;
+    ``table`` is the item table to score with (serving's, with new items appended)."""
     model.eval()
     with autocast(device, precision):
-        score = model.pair_scorer()
+        score = model.pair_scorer() if table is None else model.pair_scorer(table=table)
     variants = [occluded(np.asarray(h), max_len) for h in histories]
     rated = None if ratings is None else [
         occluded(np.asarray(r, dtype=np.float32), max_len)[0] for r in ratings]
@@ -132,6 +134,7 @@ def explain(
     device: torch.device | None = None,
     precision: str = "fp32",
     ratings: np.ndarray | None = None,
+    table: torch.Tensor | None = None,
 ) -> list[Reason]:
     """Explain one user's recommendations by occlusion (for serving): ``history`` and
     ``items`` are tokens, ``items[r]`` the recommendation at rank ``r + 1``; returns, per
@@ -140,4 +143,4 @@ def explain(
     return occlusion_reasons(
         model, [np.asarray(history, dtype=np.int64)], np.asarray(items, np.int64)[None, :],
         keep=keep, max_len=max_len, device=device, precision=precision,
-        ratings=None if ratings is None else [ratings])[0]
+        ratings=None if ratings is None else [ratings], table=table)[0]

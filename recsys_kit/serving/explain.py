@@ -39,16 +39,16 @@ def no_explanation_note(model_name: str) -> str:
 @torch.no_grad()
 def explain(
     model: torch.nn.Module, history: torch.Tensor, top: np.ndarray, table: torch.Tensor,
-    ratings: torch.Tensor | None = None, *, n_items: int, precision: str = "fp32",
+    ratings: torch.Tensor | None = None, *, precision: str = "fp32",
 ) -> list[list[list[tuple[int, float]]]]:
     """Per user and recommendation, the history tokens with the largest weights.
 
     ``history`` (B, L) is the left-padded history the items were ranked for, ``top`` (B, K)
-    their tokens (``NO_ITEM`` where empty; tokens past ``n_items + 2`` are new items, which
-    occlusion leaves unexplained). Returns ``[user][rank] -> [(token, weight), ...]``.
+    their tokens (``NO_ITEM`` where empty; new items are rows of ``table`` past the run's
+    own). Returns ``[user][rank] -> [(token, weight), ...]``.
     """
     if not isinstance(model, PairwiseRecommender):
-        return _by_occlusion(model, history, top, ratings, n_items=n_items, precision=precision)
+        return _by_occlusion(model, history, top, ratings, table, precision=precision)
     keep = min(model.fusion.config.explain_top or DEFAULT_TOP, history.shape[1])
     candidates = torch.from_numpy(np.ascontiguousarray(top)).to(history.device)
     _, weights = model.attend(history, candidates, ratings, table=table)
@@ -64,18 +64,19 @@ def explain(
 
 
 def _by_occlusion(model: torch.nn.Module, history: torch.Tensor, top: np.ndarray,
-                  ratings: torch.Tensor | None, *, n_items: int, precision: str
+                  ratings: torch.Tensor | None, table: torch.Tensor, *, precision: str
                   ) -> list[list[list[tuple[int, float]]]]:
-    known = np.where(top < n_items + 2, top, NO_ITEM)
+    # Scored with the table the items were ranked with: new items (in the history or
+    # recommended) have their rows only there.
     rows = history.cpu().numpy()
     rated = None if ratings is None else ratings.float().cpu().numpy()
     out = []
     for b in range(top.shape[0]):
         kept = rows[b] != 0
         reasons = occlusion.explain(
-            model, rows[b][kept], known[b], max_len=history.shape[1], keep=DEFAULT_TOP,
+            model, rows[b][kept], top[b], max_len=history.shape[1], keep=DEFAULT_TOP,
             device=history.device, precision=precision,
-            ratings=None if rated is None else rated[b][kept])
+            ratings=None if rated is None else rated[b][kept], table=table)
         per_rank: list[list[tuple[int, float]]] = [[] for _ in range(top.shape[1])]
         for reason in reasons:
             per_rank[reason.rank - 1].append((reason.item, reason.weight))

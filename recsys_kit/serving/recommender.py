@@ -273,8 +273,7 @@ class LoadedRun:
             with autocast(self.device, self.precision):
                 reasons = explaining.explain(self.model, history,
                                              np.where(np.isneginf(interest), NO_ITEM, tokens),
-                                             table, ratings, n_items=self.data.n_items,
-                                             precision=self.precision)
+                                             table, ratings, precision=self.precision)
         ids = self._id_lookup(extra)
         titles = self._title_lookup(added)
         out = []

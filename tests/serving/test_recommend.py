@@ -178,6 +178,22 @@ def test_a_new_item_in_the_history_is_read_and_not_recommended(mixed_run: Traine
                                                                 new_items=new, k=5).items]
 
 
+def test_occlusion_weighs_a_new_item_in_the_history(text_run: Trained) -> None:
+    # Occlusion scored with the run's own item table, not the one with the new item: the new
+    # item got no weight and the other item got the new one's.
+    run = load(text_run)
+    new = [_copy_of(run, run.item_ids[5], "n1")]
+    both = run.recommend(history=["1", "n1"], new_items=new, k=3, explain=True)
+    top = both.items[0]
+    alone = {h[0]: run.recommend(history=h, new_items=new, k=len(run.item_ids) + 1)
+             for h in (["1"], ["n1"])}
+    drop = {item: top.score - next(r.score for r in recs.items if r.item_id == top.item_id)
+            for item, recs in (("n1", alone["1"]), ("1", alone["n1"]))}
+    weights = {why.history_item_id: why.weight for why in top.explanation}
+    assert weights == pytest.approx({item: d for item, d in drop.items() if d > 0}, rel=1e-3,
+                                    abs=1e-4)
+
+
 def test_new_items_must_carry_text_and_known_columns(text_run: Trained) -> None:
     run = load(text_run)
     with pytest.raises(RequestError, match="has no text: give at least one of genres, title"):
