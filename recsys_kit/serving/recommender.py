@@ -26,6 +26,11 @@ from recsys_kit.serving.users import canonical_user_id
 TITLE_COLUMNS = ("title", "text", "name")
 
 
+#: How each way in says to skip unknown history items.
+LEAVE_OUT = ("leave them out with ignore_unknown (`--ignore-unknown` on the command line, "
+             "`\"ignore_unknown\": true` over HTTP)")
+
+
 @dataclass
 class Reason:
     """A history item behind a recommendation, and its weight."""
@@ -236,9 +241,9 @@ class LoadedRun:
         if self.accepts_new_items:
             return (f"{head} Describe items the run was not trained on in new_items (item_id "
                     f"plus {', '.join(self.new_items.text_columns)}) to have them embedded from "
-                    "their text, or set ignore_unknown to leave them out.")
-        return (f"{head} {self.new_items.reason[0].upper()}{self.new_items.reason[1:]}; set "
-                "ignore_unknown to leave them out.")
+                    f"their text, or {LEAVE_OUT}.")
+        return (f"{head} {self.new_items.reason[0].upper()}{self.new_items.reason[1:]}; "
+                f"{LEAVE_OUT}.")
 
     def _check_k(self, k: int, n_new: int) -> None:
         n = self.data.n_items + n_new
